@@ -1,0 +1,93 @@
+//! Command-line and environment configuration (`clap` derive; every flag has a
+//! `CANDLEFISH_*` environment variable). Defaults work on 127.0.0.1.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Server configuration. Build it from the command line with [`Config::parse`],
+/// or take [`Config::default`] (the same defaults) and override fields in tests.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "candlefish-server", version, about)]
+pub struct Config {
+    /// Address of the public site listener.
+    #[arg(long, env = "CANDLEFISH_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port of the public site listener (0 picks a free port; the bound address is printed).
+    #[arg(long, env = "CANDLEFISH_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Address of the Prometheus `/metrics` listener (keep it private).
+    #[arg(
+        long,
+        env = "CANDLEFISH_METRICS_ADDR",
+        default_value = "127.0.0.1:9464"
+    )]
+    pub metrics_addr: SocketAddr,
+    /// Directory the static site is served from.
+    #[arg(long, env = "CANDLEFISH_SITE_DIR", default_value = "www/dist")]
+    pub site_dir: PathBuf,
+    /// HTTP requests allowed per client IP in each rate-limit period.
+    #[arg(long, env = "CANDLEFISH_RATE_LIMIT", default_value_t = 2000)]
+    pub rate_limit: u32,
+    /// Length of the rate-limit period in seconds.
+    #[arg(long, env = "CANDLEFISH_RATE_PERIOD_S", default_value_t = 300)]
+    pub rate_period_s: u64,
+    /// Proxy addresses whose `X-Forwarded-For` is trusted (repeat or comma-separate).
+    #[arg(long, env = "CANDLEFISH_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Origins allowed to open the telemetry socket, e.g. `https://example.com`
+    /// (repeat or comma-separate). Empty: same-origin and localhost origins only.
+    #[arg(long, env = "CANDLEFISH_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Reject telemetry requests that carry no `Origin` header (browsers always send one).
+    #[arg(long, env = "CANDLEFISH_REQUIRE_ORIGIN")]
+    pub require_origin: bool,
+    /// Largest telemetry message (socket frame or beacon body) in bytes.
+    #[arg(long, env = "CANDLEFISH_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    pub max_message_bytes: usize,
+    /// Telemetry messages per second allowed on one connection (burst: twice this).
+    #[arg(long, env = "CANDLEFISH_CONN_MSG_RATE", default_value_t = 10.0)]
+    pub conn_msg_rate: f64,
+    /// Telemetry messages per second allowed from one client IP, sockets and beacons together.
+    #[arg(long, env = "CANDLEFISH_IP_MSG_RATE", default_value_t = 100.0)]
+    pub ip_msg_rate: f64,
+    /// Concurrent telemetry sockets allowed from one client IP.
+    #[arg(long, env = "CANDLEFISH_MAX_SOCKETS_PER_IP", default_value_t = 32)]
+    pub max_sockets_per_ip: usize,
+    /// Seconds without a message after which a telemetry socket is closed.
+    #[arg(long, env = "CANDLEFISH_IDLE_TIMEOUT_S", default_value_t = 60.0)]
+    pub idle_timeout_s: f64,
+    /// Distinct release labels kept; later releases are counted as `other`.
+    #[arg(long, env = "CANDLEFISH_MAX_RELEASES", default_value_t = 32)]
+    pub max_releases: usize,
+    /// Seconds to wait for connections to drain on shutdown.
+    #[arg(long, env = "CANDLEFISH_SHUTDOWN_GRACE_S", default_value_t = 10.0)]
+    pub shutdown_grace_s: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The defaults live in the clap attributes only; parsing an empty command line
+        // cannot fail because every field has a default.
+        Self::parse_from(["candlefish-server"])
+    }
+}
+
+impl Config {
+    /// The rate-limit period as a [`Duration`].
+    pub fn rate_period(&self) -> Duration {
+        Duration::from_secs(self.rate_period_s.max(1))
+    }
+
+    /// The telemetry idle timeout as a [`Duration`].
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.idle_timeout_s.clamp(0.05, 86_400.0))
+    }
+
+    /// The shutdown grace period as a [`Duration`].
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs_f64(self.shutdown_grace_s.clamp(0.0, 3_600.0))
+    }
+}

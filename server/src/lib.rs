@@ -1,0 +1,259 @@
+//! Candlefish site and telemetry server.
+//!
+//! One binary, two listeners:
+//! - the **site** listener (default 127.0.0.1:8080): static files with edge hints
+//!   ([`static_files`], [`edge`]), the telemetry WebSocket and beacon ([`telemetry`]),
+//!   the live dashboard and its JSON ([`dashboard`]); every response passes the
+//!   security-header and rate-limit middleware ([`security`]);
+//! - the **metrics** listener (default 127.0.0.1:9464, keep it private): Prometheus
+//!   `/metrics` ([`metrics`]).
+//!
+//! A telemetry message flows: socket/beacon → [`telemetry::ingest`] (per-IP rate,
+//! parse, validate) → [`AppState::record`] → cumulative Prometheus series and the
+//! sliding window ([`aggregate`]) under a capped release label ([`labels`]). The
+//! server keeps no state that replicas must share: each is scraped on its own.
+
+pub mod aggregate;
+pub mod config;
+pub mod dashboard;
+pub mod edge;
+pub mod labels;
+pub mod manifest;
+pub mod metrics;
+pub mod mime;
+pub mod origin;
+pub mod ratelimit;
+pub mod security;
+pub mod static_files;
+pub mod telemetry;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::header::{self, HeaderValue};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::Config;
+
+/// Shared state of one server.
+#[derive(Debug)]
+pub struct AppState {
+    /// Configuration.
+    pub config: Config,
+    /// Canonical site directory.
+    pub site_root: PathBuf,
+    /// Per-IP HTTP request limiter.
+    pub http_limiter: ratelimit::KeyedLimiter<IpAddr>,
+    /// Per-IP telemetry message limiter (sockets and beacons together).
+    pub msg_limiter: ratelimit::KeyedLimiter<IpAddr>,
+    /// Cumulative metrics.
+    pub metrics: metrics::Metrics,
+    /// Sliding-window aggregates for the dashboard.
+    pub window: aggregate::Window,
+    /// Release-label cap.
+    pub labels: labels::ReleaseLabels,
+    /// Open sockets per client IP key.
+    pub sockets: Mutex<HashMap<IpAddr, usize>>,
+    /// Set to `true` to ask every socket task to close (1001) and finish.
+    pub shutdown: watch::Sender<bool>,
+}
+
+impl AppState {
+    /// Builds the state for `config`.
+    pub fn new(config: Config) -> Self {
+        let site_root =
+            std::fs::canonicalize(&config.site_dir).unwrap_or_else(|_| config.site_dir.clone());
+        let ip_rate = config.ip_msg_rate.max(0.001);
+        Self {
+            http_limiter: ratelimit::KeyedLimiter::per_period(
+                config.rate_limit,
+                config.rate_period(),
+            ),
+            msg_limiter: ratelimit::KeyedLimiter::new(ip_rate, ip_rate * 2.0),
+            metrics: metrics::Metrics::default(),
+            window: aggregate::Window::new(Duration::from_secs(60), 5),
+            labels: labels::ReleaseLabels::new(config.max_releases),
+            sockets: Mutex::new(HashMap::new()),
+            shutdown: watch::Sender::new(false),
+            site_root,
+            config,
+        }
+    }
+
+    /// Records a validated observation in the metrics and the window.
+    pub fn record(&self, obs: telemetry::validate::Observation) {
+        let key = labels::SeriesKey {
+            release: self.labels.label(&obs.release),
+            mode: obs.mode,
+            preset: obs.preset,
+        };
+        self.window.observe(&key, &obs);
+        self.metrics.observe(&key, &obs);
+    }
+}
+
+/// The public site router.
+pub fn site_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/telemetry", get(telemetry::ws::handler))
+        .route("/telemetry/beacon", post(telemetry::beacon::handler))
+        .route("/api/hints", get(dashboard::hints))
+        .route("/api/stats", get(dashboard::stats))
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard/dashboard.js", get(dashboard::script))
+        .route("/dashboard/dashboard.css", get(dashboard::style))
+        .fallback(static_files::serve_static)
+        .layer(from_fn_with_state(state.clone(), security::client_ip_layer))
+        .layer(from_fn_with_state(state.clone(), security::security_layer))
+        .with_state(state)
+}
+
+/// The private metrics router.
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(
+                |axum::extract::State(s): axum::extract::State<Arc<AppState>>| async move {
+                    let mut r: Response = s.metrics.render().into_response();
+                    let h = r.headers_mut();
+                    h.insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                    );
+                    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    security::apply_security_headers(h);
+                    r
+                },
+            ),
+        )
+        .with_state(state)
+}
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listener could not bind its address.
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    /// Bound address of the site listener.
+    pub site_addr: SocketAddr,
+    /// Bound address of the metrics listener.
+    pub metrics_addr: SocketAddr,
+    state: Arc<AppState>,
+    site: JoinHandle<()>,
+    metrics: JoinHandle<()>,
+}
+
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    Ok((listener, local))
+}
+
+impl Server {
+    /// Binds both listeners and starts serving in background tasks.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let (site_listener, site_addr) = bind(SocketAddr::new(config.host, config.port)).await?;
+        let (metrics_listener, metrics_addr) = bind(config.metrics_addr).await?;
+        let state = Arc::new(AppState::new(config));
+        let stop = |state: &Arc<AppState>| {
+            let mut rx = state.shutdown.subscribe();
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }
+        };
+        let site_app =
+            site_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let site_stop = stop(&state);
+        let site = tokio::spawn(async move {
+            if let Err(e) = axum::serve(site_listener, site_app)
+                .with_graceful_shutdown(site_stop)
+                .await
+            {
+                tracing::error!(error = %e, "site listener failed");
+            }
+        });
+        let metrics_app = metrics_router(state.clone());
+        let metrics_state = state.clone();
+        let metrics = tokio::spawn(async move {
+            // The metrics listener outlives the site's drain so a last scrape still works;
+            // it stops once every socket is closed.
+            let stop = async move {
+                let _ = metrics_state
+                    .shutdown
+                    .subscribe()
+                    .wait_for(|stop| *stop)
+                    .await;
+                wait_drained(&metrics_state, metrics_state.config.shutdown_grace()).await;
+            };
+            if let Err(e) = axum::serve(metrics_listener, metrics_app)
+                .with_graceful_shutdown(stop)
+                .await
+            {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+        Ok(Self {
+            site_addr,
+            metrics_addr,
+            state,
+            site,
+            metrics,
+        })
+    }
+
+    /// The shared state (metrics, window), for tests and embedding.
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Graceful shutdown: stop accepting, close sockets with 1001 after the message in
+    /// hand, drain HTTP connections and sockets within the grace period, then log the
+    /// totals held in memory (the final flush; Prometheus has scraped the rest).
+    pub async fn shutdown(self) {
+        self.state.shutdown.send_replace(true);
+        let grace = self.state.config.shutdown_grace();
+        let _ = tokio::time::timeout(grace, self.site).await;
+        wait_drained(&self.state, grace).await;
+        let _ = tokio::time::timeout(grace, self.metrics).await;
+        let m = &self.state.metrics;
+        tracing::info!(
+            accepted = m.accepted(),
+            rejected = m.rejected(),
+            samples = m.samples(),
+            open_sockets = m.connections(),
+            "shut down"
+        );
+    }
+}
+
+async fn wait_drained(state: &AppState, grace: Duration) {
+    let deadline = Instant::now() + grace;
+    while state.metrics.connections() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,72 @@
+//! `POST /telemetry/beacon`: the HTTP fallback for `navigator.sendBeacon` on
+//! `pagehide`. One message per request, validated by the same [`super::ingest`] as the
+//! socket. Answers 204 (accepted), 400 with `{"error":reason}`, 403 (origin),
+//! 413 (too big), 415 (content type) or 429 (rate limit, with `Retry-After`).
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::{CONTENT_TYPE, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{Reason, ingest, reject_unparsed};
+use crate::AppState;
+use crate::origin::origin_allowed;
+use crate::security::{ClientIp, too_many_requests};
+
+/// Whether the content type is one sendBeacon produces for JSON text (or none at all,
+/// which a Blob without a type gives).
+fn content_type_ok(headers: &HeaderMap) -> bool {
+    let Some(v) = headers.get(CONTENT_TYPE) else {
+        return true;
+    };
+    let mime = v
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "text/plain" || mime == "application/json"
+}
+
+fn refuse(reason: Reason) -> Response {
+    let status = match reason {
+        Reason::Oversize => StatusCode::PAYLOAD_TOO_LARGE,
+        Reason::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Reason::Origin => StatusCode::FORBIDDEN,
+        Reason::RateLimited => return too_many_requests(1),
+        _ => StatusCode::BAD_REQUEST,
+    };
+    (status, axum::Json(json!({ "error": reason.as_str() }))).into_response()
+}
+
+/// The beacon handler.
+pub async fn handler(
+    State(state): State<Arc<AppState>>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if !origin_allowed(&state.config, &headers) {
+        state.metrics.reject(Reason::Origin, false);
+        return refuse(Reason::Origin);
+    }
+    if !content_type_ok(&headers) {
+        reject_unparsed(&state, Reason::ContentType);
+        return refuse(Reason::ContentType);
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, state.config.max_message_bytes).await else {
+        reject_unparsed(&state, Reason::Oversize);
+        return refuse(Reason::Oversize);
+    };
+    match ingest(&state, ip, &bytes) {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(reason) => refuse(reason),
+    }
+}
