@@ -1,0 +1,680 @@
+//! The wgpu backend: turns a [`Scene`] into GPU resources once, then draws each
+//! [`FramePlan`] with one instanced draw per batch.
+//!
+//! Nothing GPU-side is created per frame: the instance buffer grows by doubling, the
+//! MSAA and depth targets are re-created only on resize. Output goes to any texture
+//! view (a surface's or an offscreen texture's): on screen or headless is a target
+//! parameter, not a second renderer.
+
+mod offscreen;
+mod timer;
+mod uniforms;
+
+pub use offscreen::{OffscreenTarget, ReadbackError};
+pub use timer::GpuTimer;
+pub use uniforms::{FrameUniforms, MAX_MATERIALS, MaterialUniform, MeshUniforms, material_table};
+
+use web_time::Instant;
+use wgpu::util::DeviceExt;
+
+use crate::camera::Camera;
+use crate::frame::lap;
+use crate::mesh::MeshVertex;
+use crate::plan::{FramePlan, InstanceData};
+use crate::scene::Scene;
+use crate::timings::{FrameRecord, Phase};
+
+/// The scene shader, validated by naga in the tests.
+pub const SCENE_WGSL: &str = include_str!("../../shaders/scene.wgsl");
+
+/// Depth buffer format (WebGL2 has it too).
+pub const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth24Plus;
+
+/// Errors creating or using the GPU backend.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    /// No adapter matched the request.
+    #[error("no GPU adapter available: {0}")]
+    NoAdapter(String),
+    /// The device request failed.
+    #[error("could not open the GPU device: {0}")]
+    Device(#[from] wgpu::RequestDeviceError),
+    /// The scene has no atlas page or no meshes.
+    #[error("the scene has no {0}")]
+    EmptyScene(&'static str),
+    /// Reading a texture back failed.
+    #[error(transparent)]
+    Readback(#[from] ReadbackError),
+}
+
+/// Opens a device on `adapter` with only what the renderer needs, plus timestamp
+/// queries when the adapter has them (detected, never assumed).
+pub async fn request_device(
+    adapter: &wgpu::Adapter,
+) -> Result<(wgpu::Device, wgpu::Queue), GpuError> {
+    let supported = adapter.limits();
+    // WebGL2 cannot meet the default limits: start from its downlevel set and take
+    // the adapter's real texture sizes, alignments and buffer size.
+    let mut limits = wgpu::Limits::downlevel_webgl2_defaults()
+        .using_resolution(supported.clone())
+        .using_alignment(supported.clone());
+    limits.max_buffer_size = supported.max_buffer_size;
+    let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+    let descriptor = wgpu::DeviceDescriptor {
+        label: Some("candlefish"),
+        required_features: features,
+        required_limits: limits,
+        ..wgpu::DeviceDescriptor::default()
+    };
+    Ok(adapter.request_device(&descriptor).await?)
+}
+
+/// Output configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TargetConfig {
+    /// Format of the views passed to [`GpuRenderer::render`] (an sRGB format for
+    /// correct colours).
+    pub format: wgpu::TextureFormat,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Requested MSAA samples (lowered to what the format supports).
+    pub msaa_samples: u32,
+}
+
+struct MeshDraw {
+    tiers: Vec<std::ops::Range<u32>>,
+}
+
+/// GPU resources of a scene and the per-frame draw.
+#[derive(Debug)]
+pub struct GpuRenderer {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    config: TargetConfig,
+    pipeline: wgpu::RenderPipeline,
+    background: wgpu::RenderPipeline,
+    frame_buffer: wgpu::Buffer,
+    frame_bind_group: wgpu::BindGroup,
+    mesh_bind_group: wgpu::BindGroup,
+    mesh_stride: u32,
+    vertex_buffer: wgpu::Buffer,
+    index_buffer: wgpu::Buffer,
+    instance_buffer: wgpu::Buffer,
+    instance_capacity: u64,
+    meshes: Vec<MeshDraw>,
+    materials: [MaterialUniform; MAX_MATERIALS],
+    depth_view: wgpu::TextureView,
+    msaa_view: Option<wgpu::TextureView>,
+    timer: Option<GpuTimer>,
+    /// Colour every instance by its LOD tier instead of shading it.
+    pub debug_tiers: bool,
+}
+
+impl std::fmt::Debug for MeshDraw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeshDraw")
+            .field("tiers", &self.tiers)
+            .finish()
+    }
+}
+
+impl GpuRenderer {
+    /// Uploads `scene`'s meshes and atlas and builds the pipelines for `config`.
+    pub fn new(
+        adapter: &wgpu::Adapter,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        scene: &Scene,
+        mut config: TargetConfig,
+    ) -> Result<Self, GpuError> {
+        if scene.meshes.meshes.is_empty() || scene.meshes.indices.is_empty() {
+            return Err(GpuError::EmptyScene("meshes"));
+        }
+        if scene.atlas.is_empty() {
+            return Err(GpuError::EmptyScene("atlas page"));
+        }
+        let flags = adapter.get_texture_format_features(config.format).flags;
+        if config.msaa_samples > 1 && !flags.sample_count_supported(config.msaa_samples) {
+            log::warn!(
+                "{}x MSAA unsupported for {:?}; drawing without",
+                config.msaa_samples,
+                config.format
+            );
+            config.msaa_samples = 1;
+        }
+        config.msaa_samples = config.msaa_samples.max(1);
+        let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("scene.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(SCENE_WGSL.into()),
+        });
+
+        let frame_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("frame"),
+            entries: &[
+                wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: wgpu::BufferSize::new(size_of::<FrameUniforms>() as u64),
+                    },
+                    count: None,
+                },
+                wgpu::BindGroupLayoutEntry {
+                    binding: 1,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Float { filterable: true },
+                        view_dimension: wgpu::TextureViewDimension::D2Array,
+                        multisampled: false,
+                    },
+                    count: None,
+                },
+                wgpu::BindGroupLayoutEntry {
+                    binding: 2,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+                    count: None,
+                },
+            ],
+        });
+        let mesh_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("mesh"),
+            entries: &[wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::VERTEX,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: true,
+                    min_binding_size: wgpu::BufferSize::new(size_of::<MeshUniforms>() as u64),
+                },
+                count: None,
+            }],
+        });
+        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("scene"),
+            bind_group_layouts: &[Some(&frame_layout), Some(&mesh_layout)],
+            immediate_size: 0,
+        });
+
+        let vertex_attributes = wgpu::vertex_attr_array![
+            0 => Unorm16x4, 1 => Snorm16x2, 2 => Unorm16x2
+        ];
+        let instance_attributes = wgpu::vertex_attr_array![
+            3 => Float32x4, 4 => Snorm16x4, 5 => Float32, 6 => Uint32
+        ];
+        let buffers = [
+            Some(wgpu::VertexBufferLayout {
+                array_stride: size_of::<MeshVertex>() as u64,
+                step_mode: wgpu::VertexStepMode::Vertex,
+                attributes: &vertex_attributes,
+            }),
+            Some(wgpu::VertexBufferLayout {
+                array_stride: size_of::<InstanceData>() as u64,
+                step_mode: wgpu::VertexStepMode::Instance,
+                attributes: &instance_attributes,
+            }),
+        ];
+        let multisample = wgpu::MultisampleState {
+            count: config.msaa_samples,
+            ..wgpu::MultisampleState::default()
+        };
+        let targets = [Some(wgpu::ColorTargetState {
+            format: config.format,
+            blend: None,
+            write_mask: wgpu::ColorWrites::ALL,
+        })];
+        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("scene"),
+            layout: Some(&layout),
+            vertex: wgpu::VertexState {
+                module: &shader,
+                entry_point: Some("vs_main"),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                buffers: &buffers,
+            },
+            primitive: wgpu::PrimitiveState {
+                // Fins and kelp are single sheets: draw both faces, flip normals in the
+                // fragment shader.
+                cull_mode: None,
+                ..wgpu::PrimitiveState::default()
+            },
+            depth_stencil: Some(wgpu::DepthStencilState {
+                format: DEPTH_FORMAT,
+                depth_write_enabled: Some(true),
+                depth_compare: Some(wgpu::CompareFunction::Less),
+                stencil: wgpu::StencilState::default(),
+                bias: wgpu::DepthBiasState::default(),
+            }),
+            multisample,
+            fragment: Some(wgpu::FragmentState {
+                module: &shader,
+                entry_point: Some("fs_main"),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                targets: &targets,
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+        let background = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("background"),
+            layout: Some(&layout),
+            vertex: wgpu::VertexState {
+                module: &shader,
+                entry_point: Some("vs_background"),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                buffers: &[],
+            },
+            primitive: wgpu::PrimitiveState::default(),
+            // Drawn last at the far plane: only where nothing else was drawn.
+            depth_stencil: Some(wgpu::DepthStencilState {
+                format: DEPTH_FORMAT,
+                depth_write_enabled: Some(false),
+                depth_compare: Some(wgpu::CompareFunction::LessEqual),
+                stencil: wgpu::StencilState::default(),
+                bias: wgpu::DepthBiasState::default(),
+            }),
+            multisample,
+            fragment: Some(wgpu::FragmentState {
+                module: &shader,
+                entry_point: Some("fs_background"),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                targets: &targets,
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+
+        let materials = material_table(&scene.materials);
+        let frame_buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("frame uniforms"),
+            size: size_of::<FrameUniforms>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let atlas_view = upload_atlas(&device, &queue, scene);
+        let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
+            label: Some("atlas"),
+            address_mode_u: wgpu::AddressMode::ClampToEdge,
+            address_mode_v: wgpu::AddressMode::ClampToEdge,
+            mag_filter: wgpu::FilterMode::Linear,
+            min_filter: wgpu::FilterMode::Linear,
+            mipmap_filter: wgpu::MipmapFilterMode::Linear,
+            ..wgpu::SamplerDescriptor::default()
+        });
+        let frame_bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("frame"),
+            layout: &frame_layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: frame_buffer.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: wgpu::BindingResource::TextureView(&atlas_view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: wgpu::BindingResource::Sampler(&sampler),
+                },
+            ],
+        });
+
+        let align = device.limits().min_uniform_buffer_offset_alignment.max(1);
+        let mesh_stride = (size_of::<MeshUniforms>() as u32).div_ceil(align) * align;
+        let mut mesh_bytes = vec![0u8; mesh_stride as usize * scene.meshes.meshes.len()];
+        for (i, mesh) in scene.meshes.meshes.iter().enumerate() {
+            let at = i * mesh_stride as usize;
+            mesh_bytes[at..at + size_of::<MeshUniforms>()]
+                .copy_from_slice(bytemuck::bytes_of(&MeshUniforms::new(mesh)));
+        }
+        let mesh_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("mesh uniforms"),
+            contents: &mesh_bytes,
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let mesh_bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("mesh"),
+            layout: &mesh_layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &mesh_buffer,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(size_of::<MeshUniforms>() as u64),
+                }),
+            }],
+        });
+        let vertex_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("vertices"),
+            contents: bytemuck::cast_slice(&scene.meshes.vertices),
+            usage: wgpu::BufferUsages::VERTEX,
+        });
+        let index_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("indices"),
+            contents: bytemuck::cast_slice(&scene.meshes.indices),
+            usage: wgpu::BufferUsages::INDEX,
+        });
+        let instance_capacity = 1024;
+        let instance_buffer = create_instance_buffer(&device, instance_capacity);
+        let meshes = scene
+            .meshes
+            .meshes
+            .iter()
+            .map(|m| MeshDraw {
+                tiers: m
+                    .tiers
+                    .iter()
+                    .map(|t| t.first_index..t.first_index + t.index_count)
+                    .collect(),
+            })
+            .collect();
+        let (depth_view, msaa_view) = create_targets(&device, &config);
+        let timer = GpuTimer::new(&device, &queue);
+        Ok(Self {
+            device,
+            queue,
+            config,
+            pipeline,
+            background,
+            frame_buffer,
+            frame_bind_group,
+            mesh_bind_group,
+            mesh_stride,
+            vertex_buffer,
+            index_buffer,
+            instance_buffer,
+            instance_capacity,
+            meshes,
+            materials,
+            depth_view,
+            msaa_view,
+            timer,
+            debug_tiers: false,
+        })
+    }
+
+    /// The device.
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    /// The queue.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
+    /// The output configuration in effect (MSAA possibly lowered).
+    pub fn config(&self) -> TargetConfig {
+        self.config
+    }
+
+    /// Whether GPU time is measured (the adapter has timestamp queries).
+    pub fn measures_gpu_time(&self) -> bool {
+        self.timer.is_some()
+    }
+
+    /// Instance slots currently allocated on the GPU.
+    pub fn instance_capacity(&self) -> u64 {
+        self.instance_capacity
+    }
+
+    /// Re-creates the size-dependent targets. Zero sizes are ignored.
+    pub fn resize(&mut self, width: u32, height: u32) {
+        if width == 0 || height == 0 || (width, height) == (self.config.width, self.config.height) {
+            return;
+        }
+        self.config.width = width;
+        self.config.height = height;
+        (self.depth_view, self.msaa_view) = create_targets(&self.device, &self.config);
+    }
+
+    /// Uploads and draws `plan` into `target` (a view of the configured format and
+    /// size), recording upload/encode/submit times in `record`. Returns the frame's
+    /// command submission index.
+    pub fn render(
+        &mut self,
+        plan: &FramePlan,
+        camera: &Camera,
+        time: f32,
+        environment: &crate::scene::Environment,
+        target: &wgpu::TextureView,
+        record: &mut FrameRecord,
+    ) -> wgpu::SubmissionIndex {
+        let t = Instant::now();
+        let uniforms = FrameUniforms::new(
+            camera,
+            time,
+            environment,
+            &self.materials,
+            (self.config.width, self.config.height),
+            self.debug_tiers,
+        );
+        self.queue
+            .write_buffer(&self.frame_buffer, 0, bytemuck::bytes_of(&uniforms));
+        let needed = plan.instances.len() as u64;
+        if needed > self.instance_capacity {
+            let mut capacity = self.instance_capacity.max(1);
+            while capacity < needed {
+                capacity *= 2;
+            }
+            self.instance_buffer = create_instance_buffer(&self.device, capacity);
+            self.instance_capacity = capacity;
+        }
+        if !plan.instances.is_empty() {
+            self.queue.write_buffer(
+                &self.instance_buffer,
+                0,
+                bytemuck::cast_slice(&plan.instances),
+            );
+        }
+        let t = lap(t, record, Phase::Upload);
+
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("frame"),
+            });
+        let timestamps = self
+            .timer
+            .as_mut()
+            .and_then(|timer| timer.begin_frame(record.frame));
+        {
+            let (view, resolve_target) = match &self.msaa_view {
+                Some(msaa) => (msaa, Some(target)),
+                None => (target, None),
+            };
+            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("scene"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view,
+                    depth_slice: None,
+                    resolve_target,
+                    ops: wgpu::Operations {
+                        // Every pixel is written (the background fills the rest).
+                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                        store: if resolve_target.is_some() {
+                            wgpu::StoreOp::Discard
+                        } else {
+                            wgpu::StoreOp::Store
+                        },
+                    },
+                })],
+                depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
+                    view: &self.depth_view,
+                    depth_ops: Some(wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(1.0),
+                        store: wgpu::StoreOp::Discard,
+                    }),
+                    stencil_ops: None,
+                }),
+                timestamp_writes: timestamps.as_ref().map(|ts| ts.pass_writes()),
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            pass.set_pipeline(&self.pipeline);
+            pass.set_bind_group(0, &self.frame_bind_group, &[]);
+            pass.set_vertex_buffer(0, self.vertex_buffer.slice(..));
+            pass.set_index_buffer(self.index_buffer.slice(..), wgpu::IndexFormat::Uint32);
+            let stride = size_of::<InstanceData>() as u64;
+            for batch in &plan.batches {
+                let Some(range) = self
+                    .meshes
+                    .get(usize::from(batch.mesh))
+                    .and_then(|m| m.tiers.get(usize::from(batch.tier)))
+                else {
+                    continue;
+                };
+                pass.set_bind_group(
+                    1,
+                    &self.mesh_bind_group,
+                    &[u32::from(batch.mesh) * self.mesh_stride],
+                );
+                // Offset the instance buffer rather than using first_instance, which
+                // WebGL2 lacks.
+                let start = u64::from(batch.first_instance) * stride;
+                let end = start + u64::from(batch.instance_count) * stride;
+                pass.set_vertex_buffer(1, self.instance_buffer.slice(start..end));
+                pass.draw_indexed(range.clone(), 0, 0..batch.instance_count);
+            }
+            pass.set_pipeline(&self.background);
+            pass.draw(0..3, 0..1);
+        }
+        if let (Some(timer), Some(ts)) = (self.timer.as_mut(), timestamps) {
+            timer.resolve(&mut encoder, ts);
+        }
+        let commands = encoder.finish();
+        let t = lap(t, record, Phase::Encode);
+        let index = self.queue.submit([commands]);
+        if let Some(timer) = self.timer.as_mut() {
+            timer.after_submit();
+        }
+        lap(t, record, Phase::Submit);
+        index
+    }
+
+    /// GPU times that have become available since the last call: `(frame, ms)`.
+    pub fn take_gpu_times(&mut self) -> Vec<(u64, f32)> {
+        self.timer
+            .as_mut()
+            .map(GpuTimer::take_results)
+            .unwrap_or_default()
+    }
+}
+
+fn create_instance_buffer(device: &wgpu::Device, capacity: u64) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("instances"),
+        size: capacity * size_of::<InstanceData>() as u64,
+        usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
+fn create_targets(
+    device: &wgpu::Device,
+    config: &TargetConfig,
+) -> (wgpu::TextureView, Option<wgpu::TextureView>) {
+    let size = wgpu::Extent3d {
+        width: config.width.max(1),
+        height: config.height.max(1),
+        depth_or_array_layers: 1,
+    };
+    let depth = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("depth"),
+        size,
+        mip_level_count: 1,
+        sample_count: config.msaa_samples,
+        dimension: wgpu::TextureDimension::D2,
+        format: DEPTH_FORMAT,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+        view_formats: &[],
+    });
+    let msaa = (config.msaa_samples > 1).then(|| {
+        device
+            .create_texture(&wgpu::TextureDescriptor {
+                label: Some("msaa colour"),
+                size,
+                mip_level_count: 1,
+                sample_count: config.msaa_samples,
+                dimension: wgpu::TextureDimension::D2,
+                format: config.format,
+                usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+                view_formats: &[],
+            })
+            .create_view(&wgpu::TextureViewDescriptor::default())
+    });
+    (
+        depth.create_view(&wgpu::TextureViewDescriptor::default()),
+        msaa,
+    )
+}
+
+fn upload_atlas(device: &wgpu::Device, queue: &wgpu::Queue, scene: &Scene) -> wgpu::TextureView {
+    let first = &scene.atlas[0];
+    let (width, height) = (first.width().max(1), first.height().max(1));
+    let mips = scene
+        .atlas
+        .iter()
+        .map(|p| p.mips.len())
+        .min()
+        .unwrap_or(1)
+        .max(1) as u32;
+    // WebGL2 makes a one-layer texture a plain 2D texture, which cannot be viewed as
+    // an array: always allocate at least two layers.
+    let layers = (scene.atlas.len() as u32).max(2);
+    let texture = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("atlas"),
+        size: wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: layers,
+        },
+        mip_level_count: mips,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba8UnormSrgb,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    });
+    for (layer, page) in scene.atlas.iter().enumerate() {
+        for (level, mip) in page.mips.iter().take(mips as usize).enumerate() {
+            // Pages of another size than the first are skipped rather than mis-copied.
+            if mip.width != (width >> level).max(1) || mip.height != (height >> level).max(1) {
+                log::warn!("atlas page {layer} level {level} has the wrong size; skipped");
+                continue;
+            }
+            queue.write_texture(
+                wgpu::TexelCopyTextureInfo {
+                    texture: &texture,
+                    mip_level: level as u32,
+                    origin: wgpu::Origin3d {
+                        x: 0,
+                        y: 0,
+                        z: layer as u32,
+                    },
+                    aspect: wgpu::TextureAspect::All,
+                },
+                &mip.pixels,
+                wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(mip.width * 4),
+                    rows_per_image: Some(mip.height),
+                },
+                wgpu::Extent3d {
+                    width: mip.width,
+                    height: mip.height,
+                    depth_or_array_layers: 1,
+                },
+            );
+        }
+    }
+    texture.create_view(&wgpu::TextureViewDescriptor {
+        dimension: Some(wgpu::TextureViewDimension::D2Array),
+        ..wgpu::TextureViewDescriptor::default()
+    })
+}

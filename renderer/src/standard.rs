@@ -1,0 +1,98 @@
+//! The standard school scene with procedurally generated meshes and textures, LOD
+//! tiers built by meshoptimizer. Native only (meshoptimizer is C++); the web loads
+//! the same content from a scene pack.
+
+use crate::atlas::{self, AtlasError};
+use crate::mesh::{MeshKind, MeshLibrary};
+use crate::procedural;
+use crate::scene::{Material, Scene, SceneDescription, SceneError};
+use crate::simplify::{LodOptions, build_tiers, optimize_mesh};
+use crate::textures;
+
+/// Gutter around each atlas rectangle, texels. 8 allows 4 clean mip levels.
+pub const ATLAS_PADDING: u32 = 8;
+
+/// Errors building the standard content.
+#[derive(Debug, thiserror::Error)]
+pub enum StandardError {
+    /// Atlas packing failed.
+    #[error(transparent)]
+    Atlas(#[from] AtlasError),
+    /// Scene layout failed.
+    #[error(transparent)]
+    Scene(#[from] SceneError),
+}
+
+/// The standard meshes: optimized, with LOD tiers.
+pub fn standard_meshes() -> MeshLibrary {
+    let mut lib = MeshLibrary::default();
+    let options = LodOptions::default();
+    let sources = [
+        ("candlefish", MeshKind::Fish, procedural::fish(40, 24)),
+        ("rock", MeshKind::Rock, procedural::rock(4, 17)),
+        ("kelp", MeshKind::Kelp, procedural::kelp(32)),
+        ("snow", MeshKind::Snow, procedural::snow()),
+    ];
+    for (name, kind, mut source) in sources {
+        optimize_mesh(&mut source);
+        let options = if kind == MeshKind::Kelp {
+            // A ribbon is all border: let the simplifier move it, or it stays as is.
+            LodOptions {
+                lock_border: false,
+                ..options.clone()
+            }
+        } else {
+            options.clone()
+        };
+        let tiers = build_tiers(&source, &options);
+        lib.push(name, kind, &source, &tiers);
+    }
+    lib
+}
+
+/// The standard materials and their atlas.
+pub fn standard_materials() -> Result<(Vec<Material>, Vec<atlas::AtlasImage>), AtlasError> {
+    let images = [
+        textures::fish_skin(256, 128, 0),
+        textures::fish_skin(256, 128, 1),
+        textures::rock(128, false, 3),
+        textures::rock(128, true, 4),
+        textures::kelp(64, 128),
+        textures::snow(32),
+    ];
+    let atlas = atlas::build(&images, 1024, ATLAS_PADDING)?;
+    let defs: [(&str, [f32; 3], f32); 7] = [
+        ("fish-silver", [0.95, 1.0, 1.05], 1.6),
+        ("fish-dusk", [1.0, 0.95, 0.9], 1.3),
+        ("fish-blue", [0.8, 0.95, 1.2], 1.8),
+        ("rock", [1.0, 1.0, 1.0], 0.0),
+        ("rock-moss", [1.0, 1.0, 1.0], 0.0),
+        ("kelp", [1.0, 1.0, 1.0], 0.0),
+        ("snow", [1.0, 1.0, 1.0], 0.9),
+    ];
+    // fish-blue reuses the first skin with another tint.
+    let image_of = [0usize, 1, 0, 2, 3, 4, 5];
+    let materials = defs
+        .iter()
+        .zip(image_of)
+        .map(|(&(name, tint, emissive), image)| Material {
+            name: name.to_owned(),
+            atlas_page: atlas.placements[image].page,
+            atlas_rect: atlas.uv_rect(image),
+            tint,
+            emissive,
+        })
+        .collect();
+    Ok((materials, atlas.pages))
+}
+
+/// The standard scene laid out from `description`.
+pub fn standard_scene(description: &SceneDescription) -> Result<Scene, StandardError> {
+    let (materials, atlas) = standard_materials()?;
+    Ok(Scene::build(
+        description,
+        standard_meshes(),
+        materials,
+        atlas,
+    )?)
+}
