@@ -144,7 +144,8 @@ fn fs_main(in: VertexOut, @builtin(front_facing) front: bool) -> @location(0) ve
     let pulse = 0.75 + 0.25 * sin(frame.camera_time.w * 2.0 + in.glow_phase);
     let glow = vec3<f32>(0.25, 0.85, 1.0) * tex.a * m.tint_emissive.w * pulse;
     if frame.light.w > 0.5 {
-        colour = tier_colour(in.tier) * (0.35 + 0.65 * diffuse);
+        // The LOD view is unfogged so distant tiers stay readable.
+        return vec4<f32>(tier_colour(in.tier) * (0.35 + 0.65 * diffuse), 1.0);
     }
     let fog = exp(-frame.fog.w * distance);
     // Bioluminescence carries further through the water than reflected light.

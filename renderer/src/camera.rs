@@ -90,9 +90,9 @@ impl Default for OrbitCamera {
     fn default() -> Self {
         Self {
             target: Vec3::new(0.0, 2.0, 0.0),
-            distance: 34.0,
+            distance: 30.0,
             yaw: 0.6,
-            pitch: 0.12,
+            pitch: 0.06,
             auto_rotate: 0.05,
             fov_y: 50f32.to_radians(),
             min_distance: 2.0,

@@ -123,12 +123,11 @@ pub fn cull_spheres(frustum: &Frustum, spheres: Spheres<'_>, visible: &mut Vec<u
     // The tail goes through the same lane code, padded with spheres that never pass.
     if base < n {
         let mut tail = [[f32::NAN; LANES]; 4];
-        for j in 0..n - base {
-            tail[0][j] = xs[base + j];
-            tail[1][j] = ys[base + j];
-            tail[2][j] = zs[base + j];
-            tail[3][j] = rs[base + j];
-        }
+        let rest = n - base;
+        tail[0][..rest].copy_from_slice(&xs[base..]);
+        tail[1][..rest].copy_from_slice(&ys[base..]);
+        tail[2][..rest].copy_from_slice(&zs[base..]);
+        tail[3][..rest].copy_from_slice(&rs[base..]);
         let mask = lane_mask(&planes, tail[0], tail[1], tail[2], tail[3]);
         for (j, &m) in mask.iter().enumerate() {
             visible[count] = (base + j) as u32;
@@ -155,8 +154,9 @@ fn lane_mask(
 ) -> [bool; LANES] {
     let mut inside = [true; LANES];
     for j in 0..LANES {
-        // NaN unless every component is finite; NaN fails every comparison below.
-        let finite = (x[j] - x[j]) + (y[j] - y[j]) + (z[j] - z[j]) + (r[j] - r[j]);
+        // v * 0 is NaN for NaN and infinities, 0 otherwise: the sum is 0 only when
+        // every component is finite, and NaN fails every comparison below.
+        let finite = x[j] * 0.0 + y[j] * 0.0 + z[j] * 0.0 + r[j] * 0.0;
         inside[j] = finite == 0.0;
     }
     for p in planes {

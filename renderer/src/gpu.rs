@@ -6,11 +6,17 @@
 //! view (a surface's or an offscreen texture's): on screen or headless is a target
 //! parameter, not a second renderer.
 
+#[cfg(not(target_arch = "wasm32"))]
+mod context;
 mod offscreen;
+mod scene_renderer;
 mod timer;
 mod uniforms;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub use context::{AdapterPreference, headless_device, native_backends, select_adapter};
 pub use offscreen::{OffscreenTarget, ReadbackError};
+pub use scene_renderer::{RendererOptions, SceneRenderer, TIMING_FRAMES};
 pub use timer::GpuTimer;
 pub use uniforms::{FrameUniforms, MAX_MATERIALS, MaterialUniform, MeshUniforms, material_table};
 
@@ -518,6 +524,9 @@ impl GpuRenderer {
             });
             pass.set_pipeline(&self.pipeline);
             pass.set_bind_group(0, &self.frame_bind_group, &[]);
+            // The layout is shared with the background pipeline, which needs group 1
+            // set even when no batch is drawn.
+            pass.set_bind_group(1, &self.mesh_bind_group, &[0]);
             pass.set_vertex_buffer(0, self.vertex_buffer.slice(..));
             pass.set_index_buffer(self.index_buffer.slice(..), wgpu::IndexFormat::Uint32);
             let stride = size_of::<InstanceData>() as u64;

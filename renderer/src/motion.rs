@@ -27,7 +27,6 @@ pub struct SwimGroup {
 
 impl SwimGroup {
     /// Appends `count` fish to `instances` and returns their motion.
-    #[expect(clippy::too_many_arguments, reason = "layout parameters")]
     pub(crate) fn layout(
         instances: &mut Instances,
         rng: &mut Rng,
@@ -46,10 +45,10 @@ impl SwimGroup {
         };
         for _ in 0..count {
             let r = school_radius * spread * (0.55 + 0.9 * rng.unit().sqrt());
-            let thickness = 3.5 * spread;
+            let thickness = 6.0 * spread;
             let h = (rng.unit() + rng.unit() + rng.unit() - 1.5) * thickness;
             let speed = rng.range(2.0, 2.8);
-            let scale = rng.range(0.55, 0.9);
+            let scale = rng.range(0.75, 1.15);
             let material = materials[rng.below(materials.len() as u32) as usize];
             group.orbit_radius.push(r);
             group.height.push(h);
@@ -150,7 +149,7 @@ impl DriftGroup {
                 rng.range(0.0, height),
                 rng.range(-extent, extent),
             );
-            let scale = rng.range(0.05, 0.11);
+            let scale = rng.range(0.03, 0.07);
             let material = materials[rng.below(materials.len() as u32) as usize];
             group.origin.push(p);
             group.speed.push(rng.range(0.12, 0.4));

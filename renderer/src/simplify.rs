@@ -82,7 +82,9 @@ pub fn build_tiers(mesh: &SourceMesh, options: &LodOptions) -> Vec<(Vec<u32>, f3
         if tiers.len() >= MAX_TIERS {
             break;
         }
-        let target = ((source_triangles as f32 * ratio) as usize).max(options.min_triangles) * 3;
+        // meshoptimizer asserts that the target does not exceed the input.
+        let target = (((source_triangles as f32 * ratio) as usize).max(options.min_triangles) * 3)
+            .min(mesh.indices.len());
         let mut error = 0.0f32;
         let indices = meshopt::simplify_decoder(
             &mesh.indices,
@@ -123,6 +125,13 @@ mod tests {
         for (indices, _) in &tiers {
             assert!(indices.iter().all(|&i| (i as usize) < fish.positions.len()));
         }
+    }
+
+    #[test]
+    fn tiny_meshes_get_a_single_tier() {
+        let mut snow = procedural::snow();
+        optimize_mesh(&mut snow);
+        assert_eq!(build_tiers(&snow, &LodOptions::default()).len(), 1);
     }
 
     #[test]

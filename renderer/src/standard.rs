@@ -96,3 +96,15 @@ pub fn standard_scene(description: &SceneDescription) -> Result<Scene, StandardE
         atlas,
     )?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_meshes_have_lod_chains() {
+        let lib = standard_meshes();
+        let fish = &lib.meshes[usize::from(lib.find_kind(MeshKind::Fish).unwrap_or(0))];
+        assert!(fish.tiers.len() >= 3);
+    }
+}

@@ -1,0 +1,82 @@
+//! `candlefish render`: one frame, headless, to PNG.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use candlefish_renderer::gpu::{
+    AdapterPreference, OffscreenTarget, RendererOptions, SceneRenderer, headless_device,
+};
+use candlefish_renderer::standard::standard_scene;
+use candlefish_renderer::{OrbitCamera, RenderMode};
+
+use crate::cli::RenderArgs;
+
+/// The orbit camera at scene time `time`: the automatic orbit advanced from its
+/// start, so a given time always gives the same view.
+pub fn camera_at(time: f32) -> OrbitCamera {
+    let mut orbit = OrbitCamera::default();
+    orbit.advance(time);
+    orbit
+}
+
+/// Renders one frame and writes it as PNG.
+pub fn render(args: &RenderArgs) -> Result<()> {
+    let description = args.scene.description()?;
+    let scene = standard_scene(&description).context("building the scene")?;
+    let (adapter, device, queue) = pollster::block_on(headless_device(
+        AdapterPreference::HighPerformance,
+        args.scene.adapter.as_deref(),
+    ))?;
+    let info = adapter.get_info();
+    log::info!("adapter: {} ({:?})", info.name, info.backend);
+    let target = OffscreenTarget::new(&device, args.width, args.height);
+    let mut renderer = SceneRenderer::new(
+        &adapter,
+        device,
+        queue,
+        scene,
+        RendererOptions {
+            preset: args.scene.preset,
+            format: OffscreenTarget::FORMAT,
+            size: (args.width, args.height),
+            mode: RenderMode::Native,
+        },
+    )?;
+    renderer.gpu.debug_tiers = args.debug_lods;
+    let camera = camera_at(args.time).camera(args.width as f32 / args.height as f32);
+    let record = renderer.render_frame(args.time, &camera, target.view());
+    let pixels = target.read_rgba(renderer.gpu.device(), renderer.gpu.queue())?;
+    write_png(&args.out, args.width, args.height, &pixels)?;
+    println!(
+        "wrote {} ({}x{}, {} of {} instances in {} draws, adapter {})",
+        args.out.display(),
+        args.width,
+        args.height,
+        record.drawn,
+        renderer.scene.instances.len(),
+        record.draw_calls,
+        info.name
+    );
+    Ok(())
+}
+
+/// Writes RGBA8 pixels as an sRGB PNG.
+pub fn write_png(path: &Path, width: u32, height: u32, rgba: &[u8]) -> Result<()> {
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut encoder = png::Encoder::new(BufWriter::new(file), width, height);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_source_srgb(png::SrgbRenderingIntent::Perceptual);
+    let mut writer = encoder
+        .write_header()
+        .with_context(|| format!("writing {}", path.display()))?;
+    writer
+        .write_image_data(rgba)
+        .with_context(|| format!("writing {}", path.display()))?;
+    writer
+        .finish()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,306 @@
+//! `candlefish view`: a native window for profiling on developer GPUs.
+//!
+//! Controls: drag with the left mouse button to orbit, wheel to zoom; arrow keys or
+//! WASD orbit, `+`/`-` zoom, space toggles automatic rotation, `L` the LOD tier view,
+//! Escape quits. The title shows fps and frame-time percentiles.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use candlefish_renderer::gpu::{
+    AdapterPreference, RendererOptions, SceneRenderer, native_backends, select_adapter,
+};
+use candlefish_renderer::standard::standard_scene;
+use candlefish_renderer::{OrbitCamera, RenderMode, Scene};
+use web_time::Instant;
+use winit::application::ApplicationHandler;
+use winit::event::{ElementState, MouseButton, MouseScrollDelta, WindowEvent};
+use winit::event_loop::{ActiveEventLoop, EventLoop};
+use winit::keyboard::{Key, NamedKey};
+use winit::window::{Window, WindowId};
+
+use crate::cli::ViewArgs;
+
+/// Opens the window and runs until it is closed.
+pub fn run(args: &ViewArgs) -> Result<()> {
+    let description = args.scene.description()?;
+    let scene = standard_scene(&description).context("building the scene")?;
+    let event_loop =
+        EventLoop::new().context("no window system (is DISPLAY or WAYLAND_DISPLAY set?)")?;
+    let mut app = App {
+        args,
+        scene: Some(scene),
+        state: None,
+        error: None,
+    };
+    event_loop.run_app(&mut app).context("event loop")?;
+    match app.error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+struct App<'a> {
+    args: &'a ViewArgs,
+    scene: Option<Scene>,
+    state: Option<State>,
+    error: Option<anyhow::Error>,
+}
+
+struct State {
+    window: Arc<Window>,
+    surface: wgpu::Surface<'static>,
+    surface_config: wgpu::SurfaceConfiguration,
+    renderer: SceneRenderer,
+    orbit: OrbitCamera,
+    start: Instant,
+    last_frame: Instant,
+    last_title: Instant,
+    dragging: bool,
+    cursor: Option<(f64, f64)>,
+}
+
+impl App<'_> {
+    fn init(&mut self, event_loop: &ActiveEventLoop) -> Result<()> {
+        let Some(scene) = self.scene.take() else {
+            return Ok(());
+        };
+        let window = Arc::new(
+            event_loop
+                .create_window(Window::default_attributes().with_title("Candlefish"))
+                .context("creating the window")?,
+        );
+        let backends = native_backends();
+        let mut desc = wgpu::InstanceDescriptor::new_with_display_handle(Box::new(
+            event_loop.owned_display_handle(),
+        ));
+        desc.backends = backends;
+        let instance = wgpu::Instance::new(desc);
+        let surface = instance
+            .create_surface(window.clone())
+            .context("creating the window surface")?;
+        let adapter = pollster::block_on(select_adapter(
+            &instance,
+            backends,
+            AdapterPreference::HighPerformance,
+            self.args.scene.adapter.as_deref(),
+        ))?;
+        let (device, queue) =
+            pollster::block_on(candlefish_renderer::gpu::request_device(&adapter))?;
+        let size = window.inner_size();
+        let caps = surface.get_capabilities(&adapter);
+        let format = caps
+            .formats
+            .iter()
+            .copied()
+            .find(wgpu::TextureFormat::is_srgb)
+            .or_else(|| caps.formats.first().copied())
+            .context("the surface supports no format")?;
+        let present_mode = if self.args.no_vsync {
+            [wgpu::PresentMode::Immediate, wgpu::PresentMode::Mailbox]
+                .into_iter()
+                .find(|m| caps.present_modes.contains(m))
+                .unwrap_or(wgpu::PresentMode::Fifo)
+        } else {
+            wgpu::PresentMode::Fifo
+        };
+        let surface_config = wgpu::SurfaceConfiguration {
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+            format,
+            width: size.width.max(1),
+            height: size.height.max(1),
+            present_mode,
+            desired_maximum_frame_latency: 2,
+            alpha_mode: caps
+                .alpha_modes
+                .first()
+                .copied()
+                .unwrap_or(wgpu::CompositeAlphaMode::Auto),
+            view_formats: vec![],
+            color_space: wgpu::SurfaceColorSpace::Auto,
+        };
+        surface.configure(&device, &surface_config);
+        let info = adapter.get_info();
+        log::info!(
+            "adapter: {} ({:?}), surface {format:?}",
+            info.name,
+            info.backend
+        );
+        let renderer = SceneRenderer::new(
+            &adapter,
+            device,
+            queue,
+            scene,
+            RendererOptions {
+                preset: self.args.scene.preset,
+                format,
+                size: (surface_config.width, surface_config.height),
+                mode: RenderMode::Native,
+            },
+        )?;
+        let mut orbit = OrbitCamera::default();
+        if self.args.reduced_motion {
+            orbit.auto_rotate = 0.0;
+        }
+        let now = Instant::now();
+        self.state = Some(State {
+            window,
+            surface,
+            surface_config,
+            renderer,
+            orbit,
+            start: now,
+            last_frame: now,
+            last_title: now,
+            dragging: false,
+            cursor: None,
+        });
+        Ok(())
+    }
+}
+
+impl State {
+    fn redraw(&mut self) {
+        let now = Instant::now();
+        let dt = (now - self.last_frame).as_secs_f32();
+        self.last_frame = now;
+        self.orbit.advance(dt);
+        let frame = match self.surface.get_current_texture() {
+            wgpu::CurrentSurfaceTexture::Success(t)
+            | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
+            wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
+                self.surface
+                    .configure(self.renderer.gpu.device(), &self.surface_config);
+                return;
+            }
+            wgpu::CurrentSurfaceTexture::Timeout | wgpu::CurrentSurfaceTexture::Occluded => return,
+            wgpu::CurrentSurfaceTexture::Validation => {
+                log::error!("surface validation error; skipping frame");
+                return;
+            }
+        };
+        let view = frame
+            .texture
+            .create_view(&wgpu::TextureViewDescriptor::default());
+        let aspect = self.surface_config.width as f32 / self.surface_config.height as f32;
+        let camera = self.orbit.camera(aspect);
+        let time = (now - self.start).as_secs_f32();
+        self.renderer.render_frame(time, &camera, &view);
+        self.renderer.gpu.queue().present(frame);
+        if (now - self.last_title).as_secs_f32() >= 1.0 {
+            self.last_title = now;
+            let t = &mut self.renderer.timings;
+            let cpu = t.cpu_total();
+            let gpu = t.gpu();
+            let gpu_text = if gpu.count > 0 {
+                format!(" · GPU p50 {:.2} ms", gpu.p50)
+            } else {
+                String::new()
+            };
+            let drawn = t.records().last().map_or(0, |r| r.drawn);
+            self.window.set_title(&format!(
+                "Candlefish · {:.0} fps · CPU p50 {:.2} / p95 {:.2} ms{gpu_text} · {drawn} drawn",
+                1.0 / dt.max(1e-6),
+                cpu.p50,
+                cpu.p95,
+            ));
+        }
+    }
+}
+
+impl ApplicationHandler for App<'_> {
+    fn resumed(&mut self, event_loop: &ActiveEventLoop) {
+        if self.state.is_none()
+            && let Err(e) = self.init(event_loop)
+        {
+            self.error = Some(e);
+            event_loop.exit();
+        }
+    }
+
+    fn window_event(&mut self, event_loop: &ActiveEventLoop, _id: WindowId, event: WindowEvent) {
+        let Some(state) = self.state.as_mut() else {
+            return;
+        };
+        match event {
+            WindowEvent::CloseRequested => event_loop.exit(),
+            WindowEvent::Resized(size) if size.width > 0 && size.height > 0 => {
+                state.surface_config.width = size.width;
+                state.surface_config.height = size.height;
+                state
+                    .surface
+                    .configure(state.renderer.gpu.device(), &state.surface_config);
+                state.renderer.gpu.resize(size.width, size.height);
+            }
+            WindowEvent::RedrawRequested => {
+                state.redraw();
+                if let Some(limit) = self.args.seconds
+                    && (Instant::now() - state.start).as_secs_f32() >= limit
+                {
+                    event_loop.exit();
+                }
+                state.window.request_redraw();
+            }
+            WindowEvent::MouseInput {
+                state: s,
+                button: MouseButton::Left,
+                ..
+            } => {
+                state.dragging = s == ElementState::Pressed;
+            }
+            WindowEvent::CursorMoved { position, .. } => {
+                if let Some((x, y)) = state.cursor
+                    && state.dragging
+                {
+                    state.orbit.rotate(
+                        -(position.x - x) as f32 * 0.005,
+                        (position.y - y) as f32 * 0.005,
+                    );
+                }
+                state.cursor = Some((position.x, position.y));
+            }
+            WindowEvent::MouseWheel { delta, .. } => {
+                let lines = match delta {
+                    MouseScrollDelta::LineDelta(_, y) => y,
+                    MouseScrollDelta::PixelDelta(p) => p.y as f32 / 40.0,
+                };
+                state.orbit.zoom(0.9f32.powf(lines));
+            }
+            WindowEvent::KeyboardInput { event, .. } if event.state == ElementState::Pressed => {
+                let step = 0.06;
+                match event.logical_key.as_ref() {
+                    Key::Named(NamedKey::Escape) => event_loop.exit(),
+                    Key::Named(NamedKey::ArrowLeft) => state.orbit.rotate(step, 0.0),
+                    Key::Named(NamedKey::ArrowRight) => state.orbit.rotate(-step, 0.0),
+                    Key::Named(NamedKey::ArrowUp) => state.orbit.rotate(0.0, step),
+                    Key::Named(NamedKey::ArrowDown) => state.orbit.rotate(0.0, -step),
+                    Key::Named(NamedKey::Space) => {
+                        state.orbit.auto_rotate = if state.orbit.auto_rotate == 0.0 {
+                            OrbitCamera::default().auto_rotate
+                        } else {
+                            0.0
+                        };
+                    }
+                    Key::Character(c) => match c.to_ascii_lowercase().as_str() {
+                        "a" => state.orbit.rotate(step, 0.0),
+                        "d" => state.orbit.rotate(-step, 0.0),
+                        "w" => state.orbit.rotate(0.0, step),
+                        "s" => state.orbit.rotate(0.0, -step),
+                        "+" | "=" => state.orbit.zoom(0.9),
+                        "-" => state.orbit.zoom(1.0 / 0.9),
+                        "l" => state.renderer.gpu.debug_tiers = !state.renderer.gpu.debug_tiers,
+                        _ => {}
+                    },
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn about_to_wait(&mut self, _event_loop: &ActiveEventLoop) {
+        if let Some(state) = &self.state {
+            state.window.request_redraw();
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! Image tests: fixed scenes rendered headless on the software adapter (lavapipe in
+//! CI) and compared with committed reference PNGs in `tests/reference/`.
+//!
+//! A pixel differs when any channel is off by more than [`CHANNEL_TOLERANCE`]; a test
+//! fails when more than [`MAX_DIFFERING_FRACTION`] of its pixels differ. On failure
+//! `<name>-actual.png` and `<name>-difference.png` are written next to the reference.
+//! `CANDLEFISH_UPDATE_REFERENCES=1` rewrites the references deliberately.
+
+#![expect(clippy::unwrap_used, reason = "tests")]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use candlefish_renderer::gpu::{
+    AdapterPreference, OffscreenTarget, RendererOptions, SceneRenderer, headless_device,
+};
+use candlefish_renderer::scene::Scene;
+use candlefish_renderer::standard::standard_scene;
+use candlefish_renderer::{Camera, OrbitCamera, Preset, RenderMode, SceneDescription};
+use glam::{Quat, Vec3};
+
+/// Largest per-channel difference (0..255) for two pixels to count as equal. Covers
+/// rounding differences between LLVM versions of lavapipe.
+const CHANNEL_TOLERANCE: u8 = 6;
+/// Fraction of pixels allowed to differ beyond the tolerance.
+const MAX_DIFFERING_FRACTION: f64 = 0.002;
+
+const WIDTH: u32 = 320;
+const HEIGHT: u32 = 180;
+
+fn reference_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/reference")
+        .join(format!("{name}.png"))
+}
+
+fn base_scene(description: &SceneDescription) -> Scene {
+    standard_scene(description).unwrap_or_else(|e| panic!("building the scene: {e}"))
+}
+
+fn quality() -> &'static Scene {
+    static SCENE: OnceLock<Scene> = OnceLock::new();
+    SCENE.get_or_init(|| base_scene(&SceneDescription::for_preset(Preset::Quality)))
+}
+
+/// A scene with only the given fish: `(position, yaw)`; no rocks, kelp or snow.
+fn fish_only(fish: &[(Vec3, f32)]) -> Scene {
+    let description = SceneDescription {
+        fish: fish.len() as u32,
+        rocks: 0,
+        kelp: 0,
+        snow: 0,
+        ..SceneDescription::for_preset(Preset::Quality)
+    };
+    let mut scene = base_scene(&description);
+    // Freeze the school where the test puts it.
+    scene.swim = Default::default();
+    for (i, &(p, yaw)) in fish.iter().enumerate() {
+        scene.instances.x[i] = p.x;
+        scene.instances.y[i] = p.y;
+        scene.instances.z[i] = p.z;
+        scene.instances.orientation[i] = Quat::from_rotation_y(yaw);
+        scene.instances.scale[i] = 1.0;
+        scene.instances.radius[i] = scene.meshes.meshes[0].radius * 1.2;
+    }
+    scene
+}
+
+struct Harness {
+    renderer: SceneRenderer,
+    target: OffscreenTarget,
+}
+
+impl Harness {
+    fn new(scene: Scene, preset: Preset) -> Self {
+        let (adapter, device, queue) = pollster::block_on(headless_device(AdapterPreference::Software, None))
+            .unwrap_or_else(|e| {
+                panic!("image tests need a GPU adapter (CI installs lavapipe: apt-get install mesa-vulkan-drivers): {e}")
+            });
+        let target = OffscreenTarget::new(&device, WIDTH, HEIGHT);
+        let renderer = SceneRenderer::new(
+            &adapter,
+            device,
+            queue,
+            scene,
+            RendererOptions {
+                preset,
+                format: OffscreenTarget::FORMAT,
+                size: (WIDTH, HEIGHT),
+                mode: RenderMode::Native,
+            },
+        )
+        .unwrap();
+        Self { renderer, target }
+    }
+
+    fn render(&mut self, time: f32, camera: &Camera) -> Vec<u8> {
+        self.renderer.render_frame(time, camera, self.target.view());
+        self.target
+            .read_rgba(self.renderer.gpu.device(), self.renderer.gpu.queue())
+            .unwrap()
+    }
+}
+
+fn aspect() -> f32 {
+    WIDTH as f32 / HEIGHT as f32
+}
+
+fn write_png(path: &PathBuf, rgba: &[u8]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), WIDTH, HEIGHT);
+    enc.set_color(png::ColorType::Rgba);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.write_header().unwrap().write_image_data(rgba).unwrap();
+}
+
+fn read_png(path: &PathBuf) -> Option<(u32, u32, Vec<u8>)> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().ok()?;
+    let mut buf = vec![0; reader.output_buffer_size()?];
+    let info = reader.next_frame(&mut buf).ok()?;
+    buf.truncate(info.buffer_size());
+    (info.color_type == png::ColorType::Rgba).then_some((info.width, info.height, buf))
+}
+
+/// Compares with the reference; panics with a summary (and writes actual/difference
+/// images) past the tolerance.
+fn check_reference(name: &str, actual: &[u8]) {
+    let path = reference_path(name);
+    if std::env::var_os("CANDLEFISH_UPDATE_REFERENCES").is_some() {
+        write_png(&path, actual);
+        eprintln!("updated reference {}", path.display());
+        return;
+    }
+    let Some((w, h, expected)) = read_png(&path) else {
+        panic!(
+            "missing or unreadable reference {} (run with CANDLEFISH_UPDATE_REFERENCES=1 to create it)",
+            path.display()
+        );
+    };
+    assert_eq!((w, h), (WIDTH, HEIGHT), "reference {name} has another size");
+    let mut differing = 0usize;
+    let mut worst = 0u8;
+    let mut diff = vec![0u8; actual.len()];
+    for (i, (a, e)) in actual
+        .chunks_exact(4)
+        .zip(expected.chunks_exact(4))
+        .enumerate()
+    {
+        let d = (0..3).map(|c| a[c].abs_diff(e[c])).max().unwrap_or(0);
+        worst = worst.max(d);
+        let px = &mut diff[i * 4..i * 4 + 4];
+        if d > CHANNEL_TOLERANCE {
+            differing += 1;
+            px.copy_from_slice(&[255, 0, 255, 255]);
+        } else {
+            // Faint copy of the expected image for orientation.
+            px.copy_from_slice(&[e[0] / 3, e[1] / 3, e[2] / 3, 255]);
+        }
+    }
+    let allowed = (f64::from(WIDTH * HEIGHT) * MAX_DIFFERING_FRACTION) as usize;
+    if differing > allowed {
+        let stem = path.with_extension("");
+        let actual_path = PathBuf::from(format!("{}-actual.png", stem.display()));
+        let diff_path = PathBuf::from(format!("{}-difference.png", stem.display()));
+        write_png(&actual_path, actual);
+        write_png(&diff_path, &diff);
+        panic!(
+            "{name}: {differing} pixels differ by more than {CHANNEL_TOLERANCE} (allowed {allowed}, worst {worst}); wrote {} and {}",
+            actual_path.display(),
+            diff_path.display()
+        );
+    }
+}
+
+/// Mean brightness and how many pixels are not plain water (bright or saturated).
+fn stats(rgba: &[u8]) -> (f64, usize) {
+    let mut sum = 0u64;
+    let mut lit = 0usize;
+    for p in rgba.chunks_exact(4) {
+        sum += u64::from(p[0]) + u64::from(p[1]) + u64::from(p[2]);
+        if p[0].max(p[1]) > 60 {
+            lit += 1;
+        }
+    }
+    (sum as f64 / (rgba.len() / 4 * 3) as f64, lit)
+}
+
+#[test]
+fn school_at_a_fixed_time() {
+    let mut h = Harness::new(quality().clone(), Preset::Quality);
+    let mut orbit = OrbitCamera::default();
+    orbit.advance(3.5);
+    let image = h.render(3.5, &orbit.camera(aspect()));
+    let drawn = h.renderer.planner.plan.instances.len();
+    assert!(drawn > 5_000, "only {drawn} instances drawn");
+    // The school is plainly visible: many pixels brighter than the water.
+    let (_, lit) = stats(&image);
+    assert!(
+        lit > (WIDTH * HEIGHT / 20) as usize,
+        "only {lit} lit pixels"
+    );
+    check_reference("school", &image);
+}
+
+#[test]
+fn a_camera_that_sees_nothing_draws_only_water() {
+    let mut h = Harness::new(quality().clone(), Preset::Quality);
+    // High above the snow column, looking up at open water.
+    let camera = Camera {
+        eye: Vec3::new(0.0, 80.0, 0.0),
+        target: Vec3::new(0.0, 100.0, 1.0),
+        up: Vec3::Y,
+        fov_y: 50f32.to_radians(),
+        aspect: aspect(),
+        near: 0.1,
+        far: 400.0,
+    };
+    let image = h.render(3.5, &camera);
+    assert_eq!(h.renderer.planner.plan.instances.len(), 0);
+    assert!(h.renderer.planner.plan.batches.is_empty());
+    // Only the vertical water gradient: every row is one colour.
+    for row in image.chunks_exact(WIDTH as usize * 4) {
+        assert!(
+            row.chunks_exact(4).all(|p| p == &row[..4]),
+            "a row has something drawn in it"
+        );
+    }
+    check_reference("empty", &image);
+}
+
+#[test]
+fn near_and_far_fish_use_different_tiers() {
+    // One fish close to the camera, a line of fish far away.
+    let mut fish = vec![(Vec3::new(0.0, 0.3, -1.1), 1.4)];
+    for k in 0..9 {
+        fish.push((Vec3::new(-12.0 + 3.0 * k as f32, 4.0, -45.0), 1.6));
+    }
+    let mut h = Harness::new(fish_only(&fish), Preset::Quality);
+    h.renderer.gpu.debug_tiers = true;
+    let camera = Camera {
+        eye: Vec3::new(0.0, 0.5, 0.0),
+        target: Vec3::new(0.0, 0.5, -10.0),
+        up: Vec3::Y,
+        fov_y: 50f32.to_radians(),
+        aspect: aspect(),
+        near: 0.1,
+        far: 400.0,
+    };
+    let image = h.render(0.0, &camera);
+    let tiers = h.renderer.planner.tiers().to_vec();
+    assert!(
+        tiers[0] <= 1,
+        "the near fish should use a fine tier, got {}",
+        tiers[0]
+    );
+    assert!(
+        tiers[1..].iter().all(|&t| t >= 2),
+        "far fish tiers: {:?}",
+        &tiers[1..]
+    );
+    // The tier colours are on screen: green/yellow (tiers 0, 1) near, orange/magenta
+    // (tiers 2, 3) far.
+    let fine = image
+        .chunks_exact(4)
+        .filter(|p| p[1] > 110 && p[2] < 90)
+        .count();
+    let coarse = image
+        .chunks_exact(4)
+        .filter(|p| p[0] > 120 && p[1] < 110)
+        .count();
+    assert!(fine > 500, "the near fish covers only {fine} pixels");
+    assert!(
+        coarse > 5,
+        "far fish (orange/magenta) cover only {coarse} pixels"
+    );
+    check_reference("lod-tiers", &image);
+}
+
+#[test]
+fn culled_instances_never_appear() {
+    let camera = Camera {
+        eye: Vec3::new(0.0, 0.0, 3.0),
+        target: Vec3::ZERO,
+        up: Vec3::Y,
+        fov_y: 50f32.to_radians(),
+        aspect: aspect(),
+        near: 0.1,
+        far: 60.0,
+    };
+    let visible = (Vec3::ZERO, 1.2);
+    // NaN position, behind the camera, just outside the left plane, past the far plane.
+    let culled = [
+        (Vec3::new(f32::NAN, 0.0, 0.0), 0.0),
+        (Vec3::new(0.0, 0.0, 8.0), 0.0),
+        (Vec3::new(-6.0, 0.0, -1.0), 0.0),
+        (Vec3::new(0.0, 0.0, -70.0), 0.0),
+    ];
+    let mut all = vec![visible];
+    all.extend(culled);
+    let mut with_culled = Harness::new(fish_only(&all), Preset::Quality);
+    // A first frame drawing a lot (the whole school from afar) must leave nothing
+    // behind in the instance buffer for the next one.
+    let wide = Camera {
+        eye: Vec3::new(0.0, 0.0, 40.0),
+        ..camera
+    };
+    with_culled.render(0.0, &wide);
+    let a = with_culled.render(0.0, &camera);
+    assert_eq!(with_culled.renderer.planner.plan.instances.len(), 1);
+    let mut alone = Harness::new(fish_only(&[visible]), Preset::Quality);
+    let b = alone.render(0.0, &camera);
+    assert!(stats(&b).1 > 200, "the visible fish should be on screen");
+    assert!(a == b, "culled instances changed the image");
+    check_reference("culled", &a);
+}

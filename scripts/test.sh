@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine and runs every check and test: formatting, clippy
+# (native and wasm), unit, image (lavapipe), CLI, server and browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh all
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (native)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if [[ -f app/src/lib.rs ]]; then
+  step "cargo clippy (wasm32)"
+  cargo clippy -p candlefish-renderer -p candlefish-app --lib --target wasm32-unknown-unknown --locked -- -D warnings
+fi
+
+step "cargo test (workspace)"
+# Benches run once each as tests, at the smallest problem size.
+CANDLEFISH_BENCH_QUICK=1 cargo test --workspace --all-targets --locked
+
+if [[ -x scripts/browser-tests.sh ]]; then
+  step "browser tests (headless Chromium)"
+  scripts/browser-tests.sh
+fi
+echo
+echo "all checks passed"
