@@ -20,6 +20,7 @@
 
 pub mod atlas;
 pub mod camera;
+pub mod canvas;
 pub mod cull;
 pub mod frame;
 pub mod gpu;
