@@ -49,7 +49,9 @@ fn render_writes_a_png_with_the_scene_visible() {
         &[],
     );
     assert!(out.status.success(), "render failed: {}", stderr(&out));
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&out_path).unwrap()));
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&out_path).unwrap(),
+    ));
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut buf).unwrap();
@@ -59,7 +61,10 @@ fn render_writes_a_png_with_the_scene_visible() {
         .chunks_exact(4)
         .filter(|p| p[0].max(p[1]).max(p[2]) > 70)
         .count();
-    assert!(bright > 160 * 90 / 20, "scene not visible: {bright} bright pixels");
+    assert!(
+        bright > 160 * 90 / 20,
+        "scene not visible: {bright} bright pixels"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -79,7 +84,15 @@ fn bad_arguments_are_one_clear_error() {
 #[test]
 fn an_unwritable_output_is_a_clear_error() {
     let out = candlefish(
-        &["render", "--width", "32", "--height", "32", "--out", "/nonexistent-dir/x.png"],
+        &[
+            "render",
+            "--width",
+            "32",
+            "--height",
+            "32",
+            "--out",
+            "/nonexistent-dir/x.png",
+        ],
         &[],
     );
     assert_clean_failure(&out, "/nonexistent-dir/x.png");
@@ -88,9 +101,23 @@ fn an_unwritable_output_is_a_clear_error() {
 #[test]
 fn a_missing_adapter_is_a_clear_error() {
     let out = candlefish(
-        &["render", "--width", "32", "--height", "32", "--out", "x.png", "--adapter", "no-such-gpu"],
+        &[
+            "render",
+            "--width",
+            "32",
+            "--height",
+            "32",
+            "--out",
+            "x.png",
+            "--adapter",
+            "no-such-gpu",
+        ],
         &[],
     );
     assert_clean_failure(&out, "no GPU adapter available");
-    assert!(stderr(&out).lines().any(|l| l.starts_with("candlefish: error:")));
+    assert!(
+        stderr(&out)
+            .lines()
+            .any(|l| l.starts_with("candlefish: error:"))
+    );
 }

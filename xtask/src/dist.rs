@@ -1,0 +1,305 @@
+//! `cargo xtask dist`: the site build.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+/// The first route's budget on the WebGPU path, brotli bytes (HTML + CSS + JS + wasm +
+/// scene pack).
+const FIRST_ROUTE_BUDGET: u64 = 200 * 1000;
+
+/// The two browser bundles: (name, cargo feature).
+const BUNDLES: [(&str, &str); 2] = [("webgpu", "webgpu"), ("webgl", "webgl")];
+
+/// Options of `dist`.
+#[derive(Debug)]
+pub struct Options {
+    out: PathBuf,
+    release: String,
+    wasm_opt: bool,
+}
+
+impl Options {
+    /// Parses `--out DIR`, `--release ID`, `--no-wasm-opt`.
+    pub fn parse(args: &[String]) -> Result<Self> {
+        let root = workspace_root();
+        let mut options = Self { out: root.join("www/dist"), release: default_release(&root), wasm_opt: true };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--out" => options.out = PathBuf::from(it.next().context("--out needs a directory")?),
+                "--release" => {
+                    let r = it.next().context("--release needs an id")?;
+                    if r.is_empty() || r.len() > 64 || !r.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+                        bail!("--release must be 1-64 characters of [A-Za-z0-9._-]");
+                    }
+                    options.release = r.clone();
+                }
+                "--no-wasm-opt" => options.wasm_opt = false,
+                other => bail!("unknown option {other:?} (options: --out DIR, --release ID, --no-wasm-opt)"),
+            }
+        }
+        Ok(options)
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn default_release(root: &Path) -> String {
+    Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "dev".to_owned())
+}
+
+fn run_command(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd.status().with_context(|| format!("starting {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(env!("CARGO"))
+}
+
+/// Builds the site.
+pub fn run(options: &Options) -> Result<()> {
+    let root = workspace_root();
+    let staging = root.join("target/dist-staging");
+    if staging.exists() {
+        fs::remove_dir_all(&staging).with_context(|| format!("clearing {}", staging.display()))?;
+    }
+    fs::create_dir_all(&staging)?;
+
+    // The native tool builds the pack and renders the poster.
+    eprintln!("xtask: building the scene pack and the poster");
+    run_command(cargo().current_dir(&root).args(["build", "--locked", "-p", "candlefish-app", "--bin", "candlefish"]))?;
+    let candlefish = root.join("target/debug/candlefish");
+    run_command(
+        Command::new(&candlefish)
+            .current_dir(&root)
+            .args(["pack", "assets/scene.toml", "-o"])
+            .arg(&staging),
+    )?;
+    run_command(Command::new(&candlefish).current_dir(&root).args([
+        "render", "--time", "3.5", "--width", "640", "--height", "360", "--preset", "quality", "--out",
+    ]).arg(staging.join("poster.png")))?;
+
+    for (name, feature) in BUNDLES {
+        build_bundle(&root, &staging, name, feature, options.wasm_opt)?;
+    }
+    assemble(&root, &staging, options)
+}
+
+fn build_bundle(root: &Path, staging: &Path, name: &str, feature: &str, wasm_opt: bool) -> Result<()> {
+    eprintln!("xtask: building the {name} bundle");
+    let target_dir = root.join(format!("target/wasm-{name}"));
+    run_command(
+        cargo()
+            .current_dir(root)
+            .args(["build", "--locked", "-p", "candlefish-app", "--lib", "--target", "wasm32-unknown-unknown"])
+            .args(["--profile", "wasm-release", "--no-default-features", "--features", feature])
+            .arg("--target-dir")
+            .arg(&target_dir)
+            // The culling loop vectorises to simd128 (all current browsers have it).
+            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", "-C target-feature=+simd128"),
+    )?;
+    let wasm = target_dir.join("wasm32-unknown-unknown/wasm-release/candlefish_app.wasm");
+    let out = staging.join(name);
+    run_command(
+        Command::new("wasm-bindgen")
+            .args(["--target", "web", "--no-typescript", "--out-name"])
+            .arg(format!("candlefish-{name}"))
+            .arg("--out-dir")
+            .arg(&out)
+            .arg(&wasm),
+    )
+    .context("wasm-bindgen (scripts/setup.sh installs the matching wasm-bindgen-cli)")?;
+    if wasm_opt {
+        let bg = out.join(format!("candlefish-{name}_bg.wasm"));
+        // npm binaryen 132: Debian's binaryen 108 emits wasm that fails to load.
+        let tool = root.join("node_modules/.bin/wasm-opt");
+        if !tool.exists() {
+            bail!("{} is missing: run scripts/setup.sh (npm ci)", tool.display());
+        }
+        run_command(
+            Command::new(tool)
+                .args(["-Oz", "--strip-debug", "--strip-producers"])
+                .args([
+                    "--enable-simd",
+                    "--enable-bulk-memory",
+                    "--enable-nontrapping-float-to-int",
+                    "--enable-sign-ext",
+                    "--enable-mutable-globals",
+                    "--enable-reference-types",
+                    "--enable-multivalue",
+                ])
+                .arg(&bg)
+                .arg("-o")
+                .arg(&bg),
+        )?;
+    }
+    Ok(())
+}
+
+/// A file of the site and its sizes.
+struct Built {
+    name: String,
+    raw: u64,
+    gzip: u64,
+    brotli: u64,
+}
+
+fn hashed_name(name: &str, bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    match name.rsplit_once('.') {
+        Some((stem, ext)) => format!("{stem}.{hash}.{ext}"),
+        None => format!("{name}.{hash}"),
+    }
+}
+
+fn write_compressed(out: &Path, name: &str, bytes: &[u8]) -> Result<Built> {
+    let path = out.join(name);
+    fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(bytes)?;
+    let gz = gz.finish()?;
+    let mut br = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut br, 4096, 11, 22);
+        w.write_all(bytes)?;
+    }
+    // PNGs are already compressed: no variants, sizes as they are.
+    let precompress = !name.ends_with(".png");
+    if precompress {
+        fs::write(out.join(format!("{name}.gz")), &gz)?;
+        fs::write(out.join(format!("{name}.br")), &br)?;
+    }
+    let size = |v: &[u8]| if precompress { v.len() as u64 } else { bytes.len() as u64 };
+    Ok(Built { name: name.to_owned(), raw: bytes.len() as u64, gzip: size(&gz), brotli: size(&br) })
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn assemble(root: &Path, staging: &Path, options: &Options) -> Result<()> {
+    let out = &options.out;
+    if out.exists() {
+        fs::remove_dir_all(out).with_context(|| format!("clearing {}", out.display()))?;
+    }
+    fs::create_dir_all(out)?;
+    let www = root.join("www");
+    let mut built = Vec::new();
+    let mut place = |name: &str, bytes: Vec<u8>| -> Result<String> {
+        let hashed = hashed_name(name, &bytes);
+        built.push(write_compressed(out, &hashed, &bytes)?);
+        Ok(hashed)
+    };
+    let style = place("style.css", read(&www.join("style.css"))?)?;
+    let loader = place("loader.js", read(&www.join("loader.js"))?)?;
+    let poster = place("poster.png", read(&staging.join("poster.png"))?)?;
+    let pack = place("scene.pack", read(&staging.join("scene.pack"))?)?;
+    let mut bundles = serde_json::Map::new();
+    for (name, _) in BUNDLES {
+        let dir = staging.join(name);
+        let js = place(&format!("candlefish-{name}.js"), read(&dir.join(format!("candlefish-{name}.js")))?)?;
+        let wasm = place(&format!("candlefish-{name}_bg.wasm"), read(&dir.join(format!("candlefish-{name}_bg.wasm")))?)?;
+        bundles.insert(name.to_owned(), serde_json::json!({ "js": format!("./{js}"), "wasm": format!("./{wasm}") }));
+    }
+    let manifest = serde_json::json!({
+        "release": options.release,
+        "pack": format!("./{pack}"),
+        "bundles": bundles,
+    });
+    let html = String::from_utf8(read(&www.join("index.html"))?).context("index.html is not UTF-8")?;
+    let html = replace_once(&html, "href=\"style.css\"", &format!("href=\"{style}\""))?;
+    let html = replace_once(&html, "src=\"loader.js\"", &format!("src=\"{loader}\""))?;
+    let html = html.replace("src=\"poster.png\"", &format!("src=\"{poster}\""));
+    // `</` cannot occur in serde_json output of these plain names, so the JSON cannot
+    // close its script element early.
+    let html = replace_once(
+        &html,
+        "<script type=\"application/json\" id=\"cf-manifest\">{}</script>",
+        &format!("<script type=\"application/json\" id=\"cf-manifest\">{manifest}</script>"),
+    )?;
+    built.push(write_compressed(out, "index.html", html.as_bytes())?);
+    // Preload what every route needs; the wasm bundle depends on the mode the page
+    // detects, so it is not preloaded.
+    let preload = serde_json::json!({ "preload": [
+        { "href": format!("/{style}"), "as": "style" },
+        { "href": format!("/{pack}"), "as": "fetch" },
+    ]});
+    fs::write(out.join("manifest.json"), serde_json::to_vec_pretty(&preload)?)?;
+    report(out, &built, &style, &loader, &pack)
+}
+
+fn replace_once(haystack: &str, from: &str, to: &str) -> Result<String> {
+    if haystack.matches(from).count() != 1 {
+        bail!("www/index.html must contain {from:?} exactly once");
+    }
+    Ok(haystack.replacen(from, to, 1))
+}
+
+fn report(out: &Path, built: &[Built], style: &str, loader: &str, pack: &str) -> Result<()> {
+    println!("{:<44} {:>10} {:>10} {:>10}", "file", "raw", "gzip", "brotli");
+    for b in built {
+        println!("{:<44} {:>10} {:>10} {:>10}", b.name, b.raw, b.gzip, b.brotli);
+    }
+    let mut routes = serde_json::Map::new();
+    let mut ok = true;
+    for (route, bundle) in [("webgpu", "webgpu"), ("webgl", "webgl"), ("canvas", "webgpu")] {
+        let js_prefix = format!("candlefish-{bundle}.");
+        let wasm_prefix = format!("candlefish-{bundle}_bg.");
+        let parts: Vec<&Built> = built
+            .iter()
+            .filter(|b| {
+                b.name == "index.html"
+                    || b.name == style
+                    || b.name == loader
+                    || b.name == pack
+                    || b.name.starts_with(&js_prefix)
+                    || b.name.starts_with(&wasm_prefix)
+            })
+            .collect();
+        let total: u64 = parts.iter().map(|b| b.brotli).sum();
+        let within = total <= FIRST_ROUTE_BUDGET;
+        if route == "webgpu" && !within {
+            ok = false;
+        }
+        println!(
+            "first route, {route:<7} {total:>8} B brotli ({}){}",
+            parts.iter().map(|b| format!("{} {}", b.name, b.brotli)).collect::<Vec<_>>().join(", "),
+            if route == "webgpu" { if within { " — within the 200 KB budget" } else { " — OVER the 200 KB budget" } } else { "" }
+        );
+        routes.insert(
+            route.to_owned(),
+            serde_json::json!({
+                "brotli_total": total,
+                "parts": parts.iter().map(|b| serde_json::json!({"file": b.name, "raw": b.raw, "gzip": b.gzip, "brotli": b.brotli})).collect::<Vec<_>>(),
+            }),
+        );
+    }
+    fs::write(out.join("size-report.json"), serde_json::to_vec_pretty(&serde_json::json!({ "routes": routes }))?)?;
+    println!("site written to {}", out.display());
+    if !ok {
+        eprintln!("xtask: warning: the WebGPU first route is over its budget");
+    }
+    Ok(())
+}

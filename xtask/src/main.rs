@@ -1,0 +1,39 @@
+//! `cargo xtask`: Candlefish build tasks.
+//!
+//! - `cargo xtask dist [--out DIR] [--release ID]` builds the site into `www/dist`:
+//!   two wasm bundles (WebGPU-only, WebGL2) through wasm-bindgen and wasm-opt, the
+//!   scene pack, a poster frame, content-hashed names, `.br`/`.gz` next to each file,
+//!   a manifest for the server's preload headers, and a size report.
+//! - `cargo xtask serve [server args…]` runs the site server on the built site.
+
+mod dist;
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("dist") => dist::run(&dist::Options::parse(&args[1..])?),
+        Some("serve") => {
+            let status = std::process::Command::new(env!("CARGO"))
+                .args(["run", "--release", "--locked", "-p", "candlefish-server", "--"])
+                .args(&args[1..])
+                .status()?;
+            if status.success() { Ok(()) } else { bail!("the server exited with {status}") }
+        }
+        Some(other) => bail!("unknown task {other:?} (tasks: dist, serve)"),
+        None => bail!("usage: cargo xtask <dist|serve> [options]"),
+    }
+}
