@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian machine and runs the main job: renders the demo scene
-# headless to out/frame.png (the site build and server join here as they land).
+# Sets up a fresh Debian machine, builds the site (wasm bundles, scene pack, poster)
+# into www/dist and serves it with the site + telemetry server on 127.0.0.1:8080
+# (override with CANDLEFISH_PORT). Ctrl-C stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh native
-mkdir -p out
-cargo run --release --locked -p candlefish-app --bin candlefish -- \
-  render --scene school --time 3.5 --width 1280 --height 720 --out out/frame.png
+scripts/setup.sh all
+cargo xtask dist
+port="${CANDLEFISH_PORT:-8080}"
+echo
+echo "Open http://127.0.0.1:${port}/ — live dashboard at http://127.0.0.1:${port}/dashboard"
+exec cargo run --release --locked -p candlefish-server -- --site-dir www/dist --port "$port"

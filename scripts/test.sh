@@ -13,10 +13,11 @@ cargo fmt --all -- --check
 step "cargo clippy (native)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-if [[ -f app/src/lib.rs ]]; then
-  step "cargo clippy (wasm32)"
-  cargo clippy -p candlefish-renderer -p candlefish-app --lib --target wasm32-unknown-unknown --locked -- -D warnings
-fi
+step "cargo clippy (wasm32: WebGPU and WebGL2 bundles)"
+for feature in webgpu webgl; do
+  cargo clippy -p candlefish-renderer -p candlefish-app --lib --target wasm32-unknown-unknown \
+    --features "candlefish-app/$feature" --locked -- -D warnings
+done
 
 step "cargo test (workspace)"
 # Benches run once each as tests, at the smallest problem size.

@@ -23,6 +23,8 @@ const page = {
   downloads: [],
   timings: {},
   stats: () => (runtime ? JSON.parse(runtime.stats()) : null),
+  // For the browser tests: a Rust panic must be reported, never silent.
+  testPanic: async () => bundle?.module.testPanic(),
 };
 window.candlefish = page;
 

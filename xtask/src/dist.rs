@@ -215,6 +215,7 @@ fn assemble(root: &Path, staging: &Path, options: &Options) -> Result<()> {
     let style = place("style.css", read(&www.join("style.css"))?)?;
     let loader = place("loader.js", read(&www.join("loader.js"))?)?;
     let poster = place("poster.png", read(&staging.join("poster.png"))?)?;
+    let favicon = place("favicon.svg", read(&www.join("favicon.svg"))?)?;
     let pack = place("scene.pack", read(&staging.join("scene.pack"))?)?;
     let mut bundles = serde_json::Map::new();
     for (name, _) in BUNDLES {
@@ -232,6 +233,7 @@ fn assemble(root: &Path, staging: &Path, options: &Options) -> Result<()> {
     let html = replace_once(&html, "href=\"style.css\"", &format!("href=\"{style}\""))?;
     let html = replace_once(&html, "src=\"loader.js\"", &format!("src=\"{loader}\""))?;
     let html = html.replace("src=\"poster.png\"", &format!("src=\"{poster}\""));
+    let html = replace_once(&html, "href=\"favicon.svg\"", &format!("href=\"{favicon}\""))?;
     // `</` cannot occur in serde_json output of these plain names, so the JSON cannot
     // close its script element early.
     let html = replace_once(
