@@ -181,8 +181,9 @@ pub fn guess_mode(ua: &str) -> RenderMode {
 }
 
 fn safari_mode(ua: &str) -> RenderMode {
-    // iOS browsers carry the OS version ("OS 26_0"); Safari carries "Version/26".
-    let os = version_after(ua, "OS ").or_else(|| version_after(ua, "Version/"));
+    // Safari carries "Version/26"; iOS froze the OS version in the UA at 18_x, so
+    // "OS 26_0" only helps other iOS browsers on versions that report it.
+    let os = version_after(ua, "Version/").or_else(|| version_after(ua, "OS "));
     if os.is_some_and(|v| v >= 26) {
         RenderMode::Webgpu
     } else {

@@ -157,7 +157,8 @@ pub async fn serve_static(
 ) -> Response {
     if method != Method::GET && method != Method::HEAD {
         let mut r = status(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
     let segments = match sanitize_path(uri.path()) {
