@@ -1,0 +1,27 @@
+//! Criterion benchmarks of the Candlefish frame pipeline, one module per area
+//! (wgpu's `benches/benches/root.rs` layout):
+//!
+//! - `motion`: [`Scene::update`](candlefish_renderer::Scene::update);
+//! - `cull`: scalar reference against the vectorised path;
+//! - `lod`: screen-space LOD selection of the visible instances;
+//! - `plan`: bucketing and packing the 32-byte instance data;
+//! - `atlas`: rectangle packing.
+//!
+//! Run with `cargo bench -p candlefish-benches`; `CANDLEFISH_BENCH_QUICK=1` shrinks
+//! the sizes. Throughput is reported per instance, so criterion prints instances/s.
+
+#![expect(clippy::unwrap_used, reason = "benchmark setup on generated data")]
+
+mod atlas;
+mod cull;
+mod lod;
+mod motion;
+mod plan;
+
+criterion::criterion_main!(
+    motion::benches,
+    cull::benches,
+    lod::benches,
+    plan::benches,
+    atlas::benches
+);
