@@ -132,7 +132,9 @@ async fn run(mut socket: WebSocket, state: Arc<AppState>, ip: IpAddr, guard: Soc
             },
             Message::Binary(_) => Some((Reason::Binary, true)),
             Message::Ping(_) | Message::Pong(_) => None,
-            Message::Close(_) => break None,
+            // Keep reading: the next receive writes tungstenite's queued close reply and
+            // then ends the stream, completing the closing handshake.
+            Message::Close(_) => None,
         };
         if let Some((reason, uncounted)) = refusal {
             if uncounted {
