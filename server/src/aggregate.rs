@@ -226,9 +226,9 @@ mod tests {
             mode: "webgl",
             preset: "quality",
         };
-        let ninety = vec!["16"; 90].join(",");
+        let ninety = ["16"; 90].join(",");
         w.observe(&key, &obs(&ninety));
-        w.observe(&key, &obs(&vec!["40"; 10].join(",")));
+        w.observe(&key, &obs(&["40"; 10].join(",")));
         let snap = w.snapshot();
         assert_eq!(snap.series.len(), 1);
         let s = &snap.series[0];

@@ -12,6 +12,7 @@
 //! parse, validate) → [`AppState::record`] → cumulative Prometheus series and the
 //! sliding window ([`aggregate`]) under a capped release label ([`labels`]). The
 //! server keeps no state that replicas must share: each is scraped on its own.
+#![cfg_attr(test, allow(clippy::unwrap_used, reason = "tests"))]
 
 pub mod aggregate;
 pub mod config;

@@ -403,4 +403,40 @@ mod tests {
         assert!(text.contains("candlefish_telemetry_samples_total 3"));
         assert!(!text.contains("abcdefgh"), "no session label");
     }
+
+    #[test]
+    fn grafana_dashboard_uses_only_exported_metrics() {
+        let exported: Vec<String> = Metrics::default()
+            .render()
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next())
+            .map(str::to_owned)
+            .collect();
+        let dashboard = include_str!("../grafana/candlefish.json");
+        let mut used = 0;
+        for (i, _) in dashboard.match_indices("candlefish_") {
+            let name: String = dashboard[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let base = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(&name);
+            assert!(
+                exported.iter().any(|e| e == base),
+                "dashboard uses unknown metric {name}"
+            );
+            used += 1;
+        }
+        assert!(used > 10);
+        for required in [
+            "candlefish_frame_time_seconds",
+            "candlefish_fps",
+            "candlefish_telemetry_rejections_total",
+        ] {
+            assert!(dashboard.contains(required));
+        }
+    }
 }

@@ -93,7 +93,8 @@ async fn user_agent_table() {
 async fn client_hints_pick_the_preset() {
     let t = start(test_config()).await;
     let c = client();
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         (CHROME_WIN, &[("save-data", "on")], "performance"),
         (CHROME_WIN, &[("device-memory", "2")], "performance"),
         (CHROME_WIN, &[("device-memory", "0.5")], "performance"),

@@ -11,7 +11,7 @@ use serde::Deserialize;
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Message {
     /// A batch of frame timings from the Candlefish runtime (usually one a second).
-    Frames(FramesBatch),
+    Frames(Box<FramesBatch>),
     /// The simple message existing clients send.
     Performance(Performance),
 }

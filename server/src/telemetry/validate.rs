@@ -71,7 +71,7 @@ pub fn parse(bytes: &[u8]) -> Result<Observation, Reason> {
         _ => Reason::InvalidJson,
     })?;
     match message {
-        Message::Frames(batch) => validate_frames(batch),
+        Message::Frames(batch) => validate_frames(*batch),
         Message::Performance(p) => validate_performance(&p),
     }
 }
