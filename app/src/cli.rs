@@ -20,6 +20,8 @@ enum Command {
     Render(RenderArgs),
     /// Open a native window with orbit/zoom controls.
     View(ViewArgs),
+    /// Render the standard scene headless for N frames and report frame-time percentiles.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// What to draw: shared by every command.
@@ -109,5 +111,6 @@ pub fn run() -> Result<()> {
     match cli.command {
         Command::Render(args) => crate::headless::render(&args).context("render failed"),
         Command::View(args) => crate::view::run(&args).context("view failed"),
+        Command::Bench(args) => crate::bench::run(&args).context("bench failed"),
     }
 }

@@ -7,6 +7,8 @@
 //! The browser entry point lives in the library target (`lib.rs`, wasm32 only).
 
 #[cfg(not(target_arch = "wasm32"))]
+mod bench;
+#[cfg(not(target_arch = "wasm32"))]
 mod cli;
 #[cfg(not(target_arch = "wasm32"))]
 mod headless;

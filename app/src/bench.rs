@@ -1,0 +1,202 @@
+//! `candlefish bench`: the frame-budget harness.
+//!
+//! Renders the standard scene headless into an [`OffscreenTarget`] for `--frames`
+//! frames after `--warmup` frames, advancing scene time by 1/60 s a frame and moving
+//! the camera along the default automatic orbit (the same path as `candlefish
+//! render --time t`). For each measured frame it records the CPU time of every phase,
+//! the GPU time of the scene pass (when the adapter has timestamp queries) and the
+//! **frame time**: the wall time from the start of the motion update to the end of
+//! `device.poll(wait)` after submission, i.e. the real cost of a frame including
+//! waiting for the GPU. It prints a table, writes `--json`, and with `--budget-ms`
+//! or `--fps` fails when the p95 frame time exceeds the budget, so that CI or a
+//! deployment pipeline can gate on it.
+
+mod report;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use candlefish_renderer::gpu::{
+    AdapterPreference, OffscreenTarget, RendererOptions, SceneRenderer, headless_device,
+};
+use candlefish_renderer::standard::standard_scene;
+use candlefish_renderer::{FrameRecord, RenderMode};
+use clap::Args;
+use web_time::Instant;
+
+use crate::cli::SceneArgs;
+use crate::headless::camera_at;
+
+/// Scene time advanced per frame, seconds.
+const FRAME_DT: f32 = 1.0 / 60.0;
+
+/// Frame-time budget used for "frames over budget" when none is given (60 fps).
+const DEFAULT_BUDGET_MS: f64 = 1000.0 / 60.0;
+
+/// How long to keep polling for GPU timestamps after the last frame.
+const GPU_RESULTS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Arguments of `candlefish bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub scene: SceneArgs,
+    /// Frames measured.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub frames: u32,
+    /// Frames rendered first and not measured (pipelines, caches, buffer growth).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub warmup: u32,
+    /// Target width in pixels.
+    #[arg(long, default_value_t = 1280, value_parser = clap::value_parser!(u32).range(1..=8192))]
+    pub width: u32,
+    /// Target height in pixels.
+    #[arg(long, default_value_t = 720, value_parser = clap::value_parser!(u32).range(1..=8192))]
+    pub height: u32,
+    /// Fail when the p95 frame time exceeds this many milliseconds.
+    #[arg(long, value_parser = parse_positive, conflicts_with = "fps")]
+    pub budget_ms: Option<f64>,
+    /// Fail when the p95 frame time exceeds 1000/N milliseconds.
+    #[arg(long, value_parser = parse_positive)]
+    pub fps: Option<f64>,
+    /// Write the results as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+impl BenchArgs {
+    /// The budget asked for, milliseconds, if any.
+    fn budget_ms(&self) -> Option<f64> {
+        self.budget_ms.or(self.fps.map(|fps| 1000.0 / fps))
+    }
+}
+
+fn parse_positive(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && v > 0.0 && v <= 1.0e6 {
+        Ok(v)
+    } else {
+        Err(format!("{s} must be a number above 0 and at most 1000000"))
+    }
+}
+
+/// What the measured frames gave.
+#[derive(Debug, Default)]
+pub struct Samples {
+    /// CPU records of the measured frames, in order.
+    pub records: Vec<FrameRecord>,
+    /// Frame time (wall, update start to GPU idle) per measured frame, ms.
+    pub frame_ms: Vec<f32>,
+    /// Triangles drawn per measured frame.
+    pub triangles: Vec<u64>,
+    /// GPU time per measured frame number, ms.
+    pub gpu_ms: HashMap<u64, f32>,
+}
+
+/// Runs the harness.
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let description = args.scene.description()?;
+    let scene = standard_scene(&description).context("building the scene")?;
+    let (adapter, device, queue) = pollster::block_on(headless_device(
+        AdapterPreference::HighPerformance,
+        args.scene.adapter.as_deref(),
+    ))?;
+    let info = adapter.get_info();
+    let target = OffscreenTarget::new(&device, args.width, args.height);
+    let mut renderer = SceneRenderer::new(
+        &adapter,
+        device,
+        queue,
+        scene,
+        RendererOptions {
+            preset: args.scene.preset,
+            format: OffscreenTarget::FORMAT,
+            size: (args.width, args.height),
+            mode: RenderMode::Native,
+        },
+    )?;
+    let measures_gpu = renderer.gpu.measures_gpu_time();
+    let aspect = args.width as f32 / args.height as f32;
+    let mut samples = Samples::default();
+    let measured_from = u64::from(args.warmup);
+    for i in 0..u64::from(args.warmup) + u64::from(args.frames) {
+        let time = i as f32 * FRAME_DT;
+        let camera = camera_at(time).camera(aspect);
+        let start = Instant::now();
+        let record = renderer.render_frame(time, &camera, target.view());
+        renderer
+            .gpu
+            .device()
+            .poll(wgpu::PollType::wait_indefinitely())
+            .context("waiting for the GPU")?;
+        let frame_ms = start.elapsed().as_secs_f32() * 1000.0;
+        // The wait above let this frame's timestamp readback finish mapping.
+        samples.gpu_ms.extend(renderer.gpu.take_gpu_times());
+        if record.frame >= measured_from {
+            samples.records.push(record);
+            samples.frame_ms.push(frame_ms);
+            samples.triangles.push(renderer.planner.plan.triangles);
+        }
+    }
+    if measures_gpu {
+        collect_late_gpu_times(&mut renderer, &mut samples)?;
+    }
+    let budget = args.budget_ms();
+    let report = report::Report::new(args, &info, &renderer, &samples, budget, DEFAULT_BUDGET_MS);
+    report.print();
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report.to_json()).context("encoding JSON")?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(budget) = budget {
+        let p95 = report.frame.p95;
+        if f64::from(p95) > budget {
+            bail!(
+                "p95 frame time {p95:.3} ms exceeds the budget of {budget:.3} ms ({} of {} frames over)",
+                report.frames_over_budget,
+                samples.frame_ms.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// GPU results arrive asynchronously: keeps polling until every measured frame that
+/// wrote timestamps has its time, or [`GPU_RESULTS_TIMEOUT`] passes. Frames whose
+/// results were already taken by the renderer are recovered from its timing ring.
+fn collect_late_gpu_times(renderer: &mut SceneRenderer, samples: &mut Samples) -> Result<()> {
+    let deadline = Instant::now() + GPU_RESULTS_TIMEOUT;
+    let wanted = |s: &Samples| {
+        s.records
+            .iter()
+            .filter(|r| !s.gpu_ms.contains_key(&r.frame))
+            .count()
+    };
+    loop {
+        for r in renderer.timings.records() {
+            if let Some(ms) = r.gpu_ms {
+                samples.gpu_ms.entry(r.frame).or_insert(ms);
+            }
+        }
+        samples.gpu_ms.extend(renderer.gpu.take_gpu_times());
+        if wanted(samples) == 0 || Instant::now() >= deadline {
+            break;
+        }
+        renderer
+            .gpu
+            .device()
+            .poll(wgpu::PollType::Poll)
+            .context("polling the GPU")?;
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let missing = wanted(samples);
+    if missing > 0 {
+        log::warn!("{missing} frames have no GPU time (timestamp slots busy or results late)");
+    }
+    Ok(())
+}
