@@ -27,6 +27,7 @@ pub mod gpu;
 pub mod lod;
 pub mod mesh;
 pub mod motion;
+pub mod pack;
 pub mod plan;
 pub mod preset;
 pub mod procedural;
