@@ -1,5 +1,7 @@
-//! Texture atlases: rectangle packing into bounded pages, gutters made by extruding
-//! edge texels, and mip chains that never mix a neighbour's texels.
+//! Texture atlases: rectangle packing into bounded pages ([`skyline`]), gutters made
+//! by extruding edge texels, and mip chains that never mix a neighbour's texels.
+
+pub mod skyline;
 
 /// An RGBA8 image.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,25 +103,63 @@ pub enum AtlasError {
     BadPageSize(u32),
 }
 
-/// Packs rectangles onto as few square pages of `page_size` as the shelf packer
+/// How well a packing used its pages. Areas include each rectangle's gutters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PackStats {
+    /// Pages used.
+    pub pages: u32,
+    /// Side of each (square) page.
+    pub page_size: u32,
+    /// Sum of the rectangles' areas including gutters.
+    pub rect_area: u64,
+    /// Sum over pages of page width × the height up to the top of the highest
+    /// rectangle (the page region actually used).
+    pub used_area: u64,
+}
+
+impl PackStats {
+    /// Rectangle area / used page region: how tightly the packer packs.
+    pub fn occupancy_used(&self) -> f64 {
+        self.rect_area as f64 / self.used_area.max(1) as f64
+    }
+
+    /// Rectangle area / area of all pages: what the GPU memory holds.
+    pub fn occupancy_pages(&self) -> f64 {
+        let total = u64::from(self.pages) * u64::from(self.page_size) * u64::from(self.page_size);
+        self.rect_area as f64 / total.max(1) as f64
+    }
+}
+
+/// Packs rectangles onto as few square pages of `page_size` as the skyline packer
 /// manages, leaving `padding` pixels of gutter on every side of each.
 pub fn pack(
     sizes: &[(u32, u32)],
     page_size: u32,
     padding: u32,
 ) -> Result<Vec<Placement>, AtlasError> {
+    pack_with_stats(sizes, page_size, padding).map(|(placements, _)| placements)
+}
+
+/// [`pack`], also reporting occupancy.
+pub fn pack_with_stats(
+    sizes: &[(u32, u32)],
+    page_size: u32,
+    padding: u32,
+) -> Result<(Vec<Placement>, PackStats), AtlasError> {
     if page_size == 0 || !page_size.is_power_of_two() {
         return Err(AtlasError::BadPageSize(page_size));
     }
+    let mut padded = Vec::with_capacity(sizes.len());
+    let mut rect_area = 0u64;
     for (index, &(width, height)) in sizes.iter().enumerate() {
         if width == 0 || height == 0 {
             return Err(AtlasError::Empty(index));
         }
-        let fits = |v: u32| {
+        let pad = |v: u32| {
             v.checked_add(padding.saturating_mul(2))
-                .is_some_and(|v| v <= page_size)
+                .filter(|&v| v <= page_size)
         };
-        if !fits(width) || !fits(height) {
+        let (Some(w), Some(h)) = (pad(width), pad(height)) else {
             return Err(AtlasError::TooLarge {
                 index,
                 width,
@@ -127,46 +167,32 @@ pub fn pack(
                 padding,
                 page_size,
             });
-        }
-    }
-    // Tallest first onto shelves, left to right.
-    let mut order: Vec<usize> = (0..sizes.len()).collect();
-    order.sort_by_key(|&i| (std::cmp::Reverse(sizes[i].1), std::cmp::Reverse(sizes[i].0)));
-    let mut out = vec![
-        Placement {
-            page: 0,
-            x: 0,
-            y: 0,
-            width: 0,
-            height: 0
         };
-        sizes.len()
-    ];
-    let (mut page, mut x, mut y, mut shelf_h) = (0u32, 0u32, 0u32, 0u32);
-    for i in order {
-        let (w, h) = (sizes[i].0 + 2 * padding, sizes[i].1 + 2 * padding);
-        if x + w > page_size {
-            x = 0;
-            y += shelf_h;
-            shelf_h = 0;
-        }
-        if y + h > page_size {
-            page += 1;
-            x = 0;
-            y = 0;
-            shelf_h = 0;
-        }
-        out[i] = Placement {
+        rect_area += u64::from(w) * u64::from(h);
+        padded.push((w, h));
+    }
+    let (spots, pages) = skyline::pack_padded(&padded, page_size);
+    let placements = spots
+        .iter()
+        .zip(sizes)
+        .map(|(&(page, x, y), &(width, height))| Placement {
             page,
             x: x + padding,
             y: y + padding,
-            width: sizes[i].0,
-            height: sizes[i].1,
-        };
-        x += w;
-        shelf_h = shelf_h.max(h);
-    }
-    Ok(out)
+            width,
+            height,
+        })
+        .collect();
+    let stats = PackStats {
+        pages: pages.len() as u32,
+        page_size,
+        rect_area,
+        used_area: pages
+            .iter()
+            .map(|p| u64::from(page_size) * u64::from(p.used_height()))
+            .sum(),
+    };
+    Ok((placements, stats))
 }
 
 /// A packed atlas: pages and each source image's normalized rectangle.
@@ -176,6 +202,8 @@ pub struct Atlas {
     pub pages: Vec<AtlasImage>,
     /// Per source image: its placement.
     pub placements: Vec<Placement>,
+    /// Occupancy of the packing.
+    pub stats: PackStats,
 }
 
 impl Atlas {
@@ -201,7 +229,7 @@ impl Atlas {
 /// distant sampling never bleeds.
 pub fn build(images: &[Image], page_size: u32, padding: u32) -> Result<Atlas, AtlasError> {
     let sizes: Vec<(u32, u32)> = images.iter().map(|i| (i.width, i.height)).collect();
-    let placements = pack(&sizes, page_size, padding)?;
+    let (placements, stats) = pack_with_stats(&sizes, page_size, padding)?;
     let page_count = placements.iter().map(|p| p.page + 1).max().unwrap_or(0);
     let mut pages: Vec<Image> = (0..page_count)
         .map(|_| Image::new(page_size, page_size))
@@ -228,7 +256,32 @@ pub fn build(images: &[Image], page_size: u32, padding: u32) -> Result<Atlas, At
             mips: mip_chain(page, levels),
         })
         .collect();
-    Ok(Atlas { pages, placements })
+    Ok(Atlas {
+        pages,
+        placements,
+        stats,
+    })
+}
+
+/// Like [`build`] with the smallest power-of-two page size up to `max_page_size` that
+/// needs no more pages than `max_page_size` itself: small scenes get small pages
+/// (less memory and fewer bytes to transfer), large ones stay within the GPU limit.
+pub fn build_fitted(
+    images: &[Image],
+    max_page_size: u32,
+    padding: u32,
+) -> Result<Atlas, AtlasError> {
+    let sizes: Vec<(u32, u32)> = images.iter().map(|i| (i.width, i.height)).collect();
+    let (_, at_max) = pack_with_stats(&sizes, max_page_size, padding)?;
+    let mut size = max_page_size;
+    while size > 1 {
+        let smaller = size / 2;
+        match pack_with_stats(&sizes, smaller, padding) {
+            Ok((_, stats)) if stats.pages <= at_max.pages => size = smaller,
+            _ => break,
+        }
+    }
+    build(images, size, padding)
 }
 
 /// Box-filtered mip chain of up to `levels` levels.
