@@ -22,6 +22,8 @@ enum Command {
     View(ViewArgs),
     /// Render the standard scene headless for N frames and report frame-time percentiles.
     Bench(crate::bench::BenchArgs),
+    /// Build a scene pack from a scene description (meshes, LOD tiers, atlases).
+    Pack(PackArgs),
 }
 
 /// What to draw: shared by every command.
@@ -39,9 +41,32 @@ pub struct SceneArgs {
     /// Adapter name filter (case-insensitive substring), e.g. `llvmpipe`.
     #[arg(long)]
     pub adapter: Option<String>,
+    /// Draw the content of a scene pack (`candlefish pack`) instead of the procedural
+    /// standard scene; its counts for `--preset` apply (`--fish` still overrides).
+    #[arg(long, value_name = "FILE")]
+    pub pack: Option<PathBuf>,
 }
 
 impl SceneArgs {
+    /// The scene these arguments ask for: from `--pack` when given, else the
+    /// procedural standard scene.
+    pub fn build_scene(&self) -> Result<candlefish_renderer::Scene> {
+        let Some(path) = &self.pack else {
+            let description = self.description()?;
+            return candlefish_renderer::standard::standard_scene(&description)
+                .context("building the scene");
+        };
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let pack = candlefish_renderer::pack::load(&bytes)
+            .with_context(|| format!("loading the scene pack {}", path.display()))?;
+        let mut description = pack.description.for_preset(self.preset);
+        if let Some(fish) = self.fish {
+            description.fish = fish;
+        }
+        pack.into_scene_with(&description)
+            .with_context(|| format!("laying out {}", path.display()))
+    }
+
     /// The scene description these arguments ask for.
     pub fn description(&self) -> Result<SceneDescription> {
         if self.scene != "school" {
@@ -75,6 +100,16 @@ pub struct RenderArgs {
     /// Colour instances by LOD tier (green finest, then yellow, orange, magenta).
     #[arg(long)]
     pub debug_lods: bool,
+}
+
+/// Arguments of `candlefish pack`.
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// The scene description, e.g. `assets/scene.toml`.
+    pub scene: PathBuf,
+    /// Output folder for `scene.pack` and `pack-report.json`.
+    #[arg(long, short)]
+    pub out: PathBuf,
 }
 
 /// Arguments of `candlefish view`.
@@ -112,5 +147,6 @@ pub fn run() -> Result<()> {
         Command::Render(args) => crate::headless::render(&args).context("render failed"),
         Command::View(args) => crate::view::run(&args).context("view failed"),
         Command::Bench(args) => crate::bench::run(&args).context("bench failed"),
+        Command::Pack(args) => crate::assets::run(&args.scene, &args.out).context("pack failed"),
     }
 }

@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use candlefish_renderer::gpu::{
     AdapterPreference, OffscreenTarget, RendererOptions, SceneRenderer, headless_device,
 };
-use candlefish_renderer::standard::standard_scene;
 use candlefish_renderer::{OrbitCamera, RenderMode};
 
 use crate::cli::RenderArgs;
@@ -23,8 +22,7 @@ pub fn camera_at(time: f32) -> OrbitCamera {
 
 /// Renders one frame and writes it as PNG.
 pub fn render(args: &RenderArgs) -> Result<()> {
-    let description = args.scene.description()?;
-    let scene = standard_scene(&description).context("building the scene")?;
+    let scene = args.scene.build_scene()?;
     let (adapter, device, queue) = pollster::block_on(headless_device(
         AdapterPreference::HighPerformance,
         args.scene.adapter.as_deref(),

@@ -2,10 +2,13 @@
 //!
 //! - `candlefish render` renders one frame headless to a PNG;
 //! - `candlefish view` opens a window with orbit/zoom controls for profiling;
-//! - `candlefish bench` runs the frame-budget harness.
+//! - `candlefish bench` runs the frame-budget harness;
+//! - `candlefish pack` builds a scene pack from `assets/scene.toml`.
 //!
 //! The browser entry point lives in the library target (`lib.rs`, wasm32 only).
 
+#[cfg(not(target_arch = "wasm32"))]
+mod assets;
 #[cfg(not(target_arch = "wasm32"))]
 mod bench;
 #[cfg(not(target_arch = "wasm32"))]

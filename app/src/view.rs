@@ -10,7 +10,6 @@ use anyhow::{Context, Result};
 use candlefish_renderer::gpu::{
     AdapterPreference, RendererOptions, SceneRenderer, native_backends, select_adapter,
 };
-use candlefish_renderer::standard::standard_scene;
 use candlefish_renderer::{OrbitCamera, RenderMode, Scene};
 use web_time::Instant;
 use winit::application::ApplicationHandler;
@@ -23,8 +22,7 @@ use crate::cli::ViewArgs;
 
 /// Opens the window and runs until it is closed.
 pub fn run(args: &ViewArgs) -> Result<()> {
-    let description = args.scene.description()?;
-    let scene = standard_scene(&description).context("building the scene")?;
+    let scene = args.scene.build_scene()?;
     let event_loop =
         EventLoop::new().context("no window system (is DISPLAY or WAYLAND_DISPLAY set?)")?;
     let mut app = App {
