@@ -5,7 +5,8 @@
 //! - `cull`: scalar reference against the vectorised path;
 //! - `lod`: screen-space LOD selection of the visible instances;
 //! - `plan`: bucketing and packing the 32-byte instance data;
-//! - `atlas`: rectangle packing.
+//! - `atlas`: rectangle packing;
+//! - `pack`: scene-pack validation and loading.
 //!
 //! Run with `cargo bench -p candlefish-benches`; `CANDLEFISH_BENCH_QUICK=1` shrinks
 //! the sizes. Throughput is reported per instance, so criterion prints instances/s.
@@ -16,6 +17,7 @@ mod atlas;
 mod cull;
 mod lod;
 mod motion;
+mod pack;
 mod plan;
 
 criterion::criterion_main!(
@@ -23,5 +25,6 @@ criterion::criterion_main!(
     cull::benches,
     lod::benches,
     plan::benches,
-    atlas::benches
+    atlas::benches,
+    pack::benches
 );
