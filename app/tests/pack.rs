@@ -342,19 +342,33 @@ fn write_source_assets() {
     let tex = assets().join("textures");
     std::fs::create_dir_all(&meshes).unwrap();
     std::fs::create_dir_all(&tex).unwrap();
-    let fish = procedural::fish(40, 24);
+    let fish = procedural::standard_mesh(MeshKind::Fish);
     write_gltf(&fish, &meshes, "candlefish", true);
     write_gltf(&fish, &meshes, "candlefish", false);
-    write_gltf(&procedural::rock(4, 17), &meshes, "rock", false);
+    write_gltf(
+        &procedural::standard_mesh(MeshKind::Rock),
+        &meshes,
+        "rock",
+        false,
+    );
     write_png(
-        &textures::fish_skin(256, 128, 0),
+        &textures::standard_texture("fish-skin-0").unwrap(),
         &tex.join("fish-skin-0.png"),
     );
     write_png(
-        &textures::fish_skin(256, 128, 1),
+        &textures::standard_texture("fish-skin-1").unwrap(),
         &tex.join("fish-skin-1.png"),
     );
-    write_png(&textures::rock(128, false, 3), &tex.join("rock.png"));
-    write_png(&textures::rock(128, true, 4), &tex.join("rock-moss.png"));
-    write_png(&textures::kelp(64, 128), &tex.join("kelp.png"));
+    write_png(
+        &textures::standard_texture("rock").unwrap(),
+        &tex.join("rock.png"),
+    );
+    write_png(
+        &textures::standard_texture("rock-moss").unwrap(),
+        &tex.join("rock-moss.png"),
+    );
+    write_png(
+        &textures::standard_texture("kelp").unwrap(),
+        &tex.join("kelp.png"),
+    );
 }

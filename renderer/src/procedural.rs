@@ -4,8 +4,20 @@
 
 use glam::{Vec2, Vec3};
 
-use crate::mesh::SourceMesh;
+use crate::mesh::{MeshKind, SourceMesh};
 use crate::rng::Rng;
+
+/// The standard scene's mesh of each kind: the one place that fixes their
+/// tessellation (the asset sources in `assets/` are generated from these).
+pub fn standard_mesh(kind: MeshKind) -> SourceMesh {
+    match kind {
+        // About a thousand triangles: LOD tiers take it down for distant fish.
+        MeshKind::Fish => fish(32, 16),
+        MeshKind::Rock => rock(3, 17),
+        MeshKind::Kelp => kelp(32),
+        MeshKind::Snow => snow(),
+    }
+}
 
 /// A candlefish (eulachon): slim, laterally flattened body along +z (head) with a
 /// forked tail fin, about 1 unit long. UV v runs head (1) to tail (0); u around the

@@ -28,12 +28,13 @@ pub fn standard_meshes() -> MeshLibrary {
     let mut lib = MeshLibrary::default();
     let options = LodOptions::default();
     let sources = [
-        ("candlefish", MeshKind::Fish, procedural::fish(40, 24)),
-        ("rock", MeshKind::Rock, procedural::rock(4, 17)),
-        ("kelp", MeshKind::Kelp, procedural::kelp(32)),
-        ("snow", MeshKind::Snow, procedural::snow()),
+        ("candlefish", MeshKind::Fish),
+        ("rock", MeshKind::Rock),
+        ("kelp", MeshKind::Kelp),
+        ("snow", MeshKind::Snow),
     ];
-    for (name, kind, mut source) in sources {
+    for (name, kind) in sources {
+        let mut source = procedural::standard_mesh(kind);
         optimize_mesh(&mut source);
         let options = if kind == MeshKind::Kelp {
             // A ribbon is all border: let the simplifier move it, or it stays as is.
@@ -52,14 +53,17 @@ pub fn standard_meshes() -> MeshLibrary {
 
 /// The standard materials and their atlas.
 pub fn standard_materials() -> Result<(Vec<Material>, Vec<atlas::AtlasImage>), AtlasError> {
-    let images = [
-        textures::fish_skin(256, 128, 0),
-        textures::fish_skin(256, 128, 1),
-        textures::rock(128, false, 3),
-        textures::rock(128, true, 4),
-        textures::kelp(64, 128),
-        textures::snow(32),
-    ];
+    let images: Vec<atlas::Image> = [
+        "fish-skin-0",
+        "fish-skin-1",
+        "rock",
+        "rock-moss",
+        "kelp",
+        "snow",
+    ]
+    .into_iter()
+    .filter_map(textures::standard_texture)
+    .collect();
     let atlas = atlas::build(&images, 1024, ATLAS_PADDING)?;
     let defs: [(&str, [f32; 3], f32); 7] = [
         ("fish-silver", [0.95, 1.0, 1.05], 1.6),

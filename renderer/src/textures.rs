@@ -31,6 +31,22 @@ fn value_noise(x: f32, y: f32, period: u32, seed: u64) -> f32 {
     a + (b - a) * sy
 }
 
+/// The standard scene's textures by name (`fish-skin-0`, `fish-skin-1`, `rock`,
+/// `rock-moss`, `kelp`, `snow`): the one place that fixes their sizes (the PNG
+/// sources in `assets/textures` are generated from these). Sizes are small on
+/// purpose: they ship in the first route's 200 KB.
+pub fn standard_texture(name: &str) -> Option<Image> {
+    Some(match name {
+        "fish-skin-0" => fish_skin(128, 64, 0),
+        "fish-skin-1" => fish_skin(128, 64, 1),
+        "rock" => rock(64, false, 3),
+        "rock-moss" => rock(64, true, 4),
+        "kelp" => kelp(32, 64),
+        "snow" => snow(16),
+        _ => return None,
+    })
+}
+
 /// Fish skin: dark blue-green back, silver belly, faint scales, a row of photophores
 /// along the belly in alpha. `variant` shifts the pattern.
 pub fn fish_skin(width: u32, height: u32, variant: u32) -> Image {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail, ensure};
 use candlefish_renderer::atlas::Image;
-use candlefish_renderer::mesh::SourceMesh;
+use candlefish_renderer::mesh::{MeshKind, SourceMesh};
 use candlefish_renderer::{procedural, textures};
 use glam::{Mat4, Vec2, Vec3};
 
@@ -17,10 +17,10 @@ const MAX_TEXTURE_SIZE: u32 = 4096;
 /// Loads a mesh source: `procedural:<name>` or a glTF file relative to `base`.
 pub fn load_mesh(source: &str, base: &Path) -> Result<SourceMesh> {
     let mesh = match source.strip_prefix("procedural:") {
-        Some("fish") => procedural::fish(40, 24),
-        Some("rock") => procedural::rock(4, 17),
-        Some("kelp") => procedural::kelp(32),
-        Some("snow") => procedural::snow(),
+        Some("fish") => procedural::standard_mesh(MeshKind::Fish),
+        Some("rock") => procedural::standard_mesh(MeshKind::Rock),
+        Some("kelp") => procedural::standard_mesh(MeshKind::Kelp),
+        Some("snow") => procedural::standard_mesh(MeshKind::Snow),
         Some(other) => bail!("unknown procedural mesh {other:?} (fish, rock, kelp, snow)"),
         None => {
             let path = base.join(source);
@@ -34,8 +34,9 @@ pub fn load_mesh(source: &str, base: &Path) -> Result<SourceMesh> {
 /// Loads a texture source: `procedural:<name>` or a PNG file relative to `base`.
 pub fn load_texture(source: &str, base: &Path) -> Result<Image> {
     match source.strip_prefix("procedural:") {
-        Some("snow") => Ok(textures::snow(32)),
-        Some(other) => bail!("unknown procedural texture {other:?} (snow)"),
+        Some(name) => textures::standard_texture(name).with_context(|| {
+            format!("unknown procedural texture {name:?} (fish-skin-0, fish-skin-1, rock, rock-moss, kelp, snow)")
+        }),
         None => {
             let path = base.join(source);
             decode_png(&path).with_context(|| format!("decoding {}", path.display()))

@@ -227,8 +227,12 @@ pub struct MaterialRecord {
     pub reserved: u32,
 }
 
-/// How a page's pixels are stored.
+/// How a page's pixels are stored: every mip level, raw RGBA8.
 pub const PAGE_ENCODING_RAW_RGBA8: u32 = 0;
+/// Only level 0, raw RGBA8; the reader rebuilds the `mip_count` levels with
+/// [`crate::atlas::mip_chain`]. Mips are a third of a page's bytes and cost more than
+/// that after brotli, while rebuilding them takes milliseconds.
+pub const PAGE_ENCODING_RGBA8_BASE_LEVEL: u32 = 1;
 
 /// An atlas page: its mip chain, level 0 first, stored back to back.
 #[repr(C)]
@@ -240,7 +244,7 @@ pub struct PageRecord {
     pub height: u32,
     /// Mip levels (each half the previous, at least 1 pixel).
     pub mip_count: u32,
-    /// [`PAGE_ENCODING_RAW_RGBA8`].
+    /// [`PAGE_ENCODING_RAW_RGBA8`] or [`PAGE_ENCODING_RGBA8_BASE_LEVEL`].
     pub encoding: u32,
     /// Offset into the page-data section.
     pub data_offset: u64,

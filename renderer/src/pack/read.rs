@@ -9,7 +9,8 @@ use glam::Vec3;
 
 use super::format::{
     DescriptionRecord, HEADER_LEN, Header, MAGIC, MAX_SECTIONS, MaterialRecord, MeshRecord,
-    PAGE_ENCODING_RAW_RGBA8, PageRecord, SECTION_ENTRY_LEN, SectionEntry, SectionKind, VERSION,
+    PAGE_ENCODING_RAW_RGBA8, PAGE_ENCODING_RGBA8_BASE_LEVEL, PageRecord, SECTION_ENTRY_LEN,
+    SectionEntry, SectionKind, VERSION,
 };
 use super::{PackDescription, PackError, PresetCounts, ScenePack};
 use crate::atlas::{AtlasImage, Image};
@@ -440,13 +441,12 @@ fn check_pages(view: &PackView<'_>) -> Result<(), PackError> {
                 first_mips: first.mip_count,
             });
         }
-        if p.encoding != PAGE_ENCODING_RAW_RGBA8 {
-            return Err(PackError::UnknownPageEncoding {
-                page,
-                encoding: p.encoding,
-            });
-        }
-        let expected = mip_chain_len(width, height, p.mip_count);
+        let stored_mips = match p.encoding {
+            PAGE_ENCODING_RAW_RGBA8 => p.mip_count,
+            PAGE_ENCODING_RGBA8_BASE_LEVEL => 1,
+            encoding => return Err(PackError::UnknownPageEncoding { page, encoding }),
+        };
+        let expected = mip_chain_len(width, height, stored_mips);
         if p.data_len != expected {
             return Err(PackError::PageDataLength {
                 page,
@@ -500,8 +500,13 @@ impl PackView<'_> {
             return Vec::new();
         };
         let mut offset = p.data_offset as usize;
-        let mut out = Vec::with_capacity(p.mip_count as usize);
-        for level in 0..p.mip_count {
+        let stored = if p.encoding == PAGE_ENCODING_RGBA8_BASE_LEVEL {
+            1
+        } else {
+            p.mip_count
+        };
+        let mut out = Vec::with_capacity(stored as usize);
+        for level in 0..stored {
             let (w, h) = ((p.width >> level).max(1), (p.height >> level).max(1));
             let len = w as usize * h as usize * 4;
             let Some(bytes) = offset
@@ -577,8 +582,8 @@ impl PackView<'_> {
             })
             .collect();
         let atlas = (0..self.pages.len())
-            .map(|i| AtlasImage {
-                mips: self
+            .map(|i| {
+                let mut mips: Vec<Image> = self
                     .page_mips(i)
                     .into_iter()
                     .map(|(width, height, bytes)| Image {
@@ -586,7 +591,14 @@ impl PackView<'_> {
                         height,
                         pixels: bytes.to_vec(),
                     })
-                    .collect(),
+                    .collect();
+                let wanted = self.pages[i].mip_count;
+                if self.pages[i].encoding == PAGE_ENCODING_RGBA8_BASE_LEVEL
+                    && let Some(base) = mips.pop()
+                {
+                    mips = crate::atlas::mip_chain(base, wanted);
+                }
+                AtlasImage { mips }
             })
             .collect();
         ScenePack {

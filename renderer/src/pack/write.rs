@@ -4,8 +4,8 @@
 use super::ScenePack;
 use super::format::{
     DescriptionRecord, HEADER_LEN, Header, MAGIC, MaterialRecord, MeshRecord,
-    PAGE_ENCODING_RAW_RGBA8, PageRecord, SECTION_ALIGN, SECTION_ENTRY_LEN, SectionEntry,
-    SectionKind, TierRecord, VERSION,
+    PAGE_ENCODING_RAW_RGBA8, PAGE_ENCODING_RGBA8_BASE_LEVEL, PageRecord, SECTION_ALIGN,
+    SECTION_ENTRY_LEN, SectionEntry, SectionKind, TierRecord, VERSION,
 };
 use crate::mesh::MAX_TIERS;
 
@@ -90,14 +90,27 @@ pub fn write(pack: &ScenePack) -> Vec<u8> {
         .iter()
         .map(|page| {
             let data_offset = page_data.len() as u64;
-            for mip in &page.mips {
+            // Only the base level when the mips are exactly what the reader rebuilds.
+            let rebuildable = page.mips.first().is_some_and(|base| {
+                crate::atlas::mip_chain(base.clone(), u32_of(page.mips.len())) == page.mips
+            });
+            let stored = if rebuildable {
+                &page.mips[..1]
+            } else {
+                &page.mips[..]
+            };
+            for mip in stored {
                 page_data.extend_from_slice(&mip.pixels);
             }
             PageRecord {
                 width: page.width(),
                 height: page.height(),
                 mip_count: u32_of(page.mips.len()),
-                encoding: PAGE_ENCODING_RAW_RGBA8,
+                encoding: if rebuildable {
+                    PAGE_ENCODING_RGBA8_BASE_LEVEL
+                } else {
+                    PAGE_ENCODING_RAW_RGBA8
+                },
                 data_offset,
                 data_len: page_data.len() as u64 - data_offset,
             }
