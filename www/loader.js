@@ -94,6 +94,14 @@ function modeOrder(first) {
   return first ? [first, ...MODES.filter((m) => m !== first)] : MODES.slice();
 }
 
+// A forced ?mode= goes first. Of the server's hints only `canvas` (a low-end device)
+// reorders: between WebGPU and WebGL2, asking the browser for an adapter is the
+// authority, not a user-agent guess.
+function initialOrder(h) {
+  if (h.forced) return modeOrder(h.mode);
+  return modeOrder(h.mode === 'canvas' ? 'canvas' : null);
+}
+
 async function hasWebGpu() {
   if (!navigator.gpu) return false;
   try {
@@ -239,7 +247,7 @@ async function main() {
     return;
   }
   try {
-    await run(modeOrder(hints.mode));
+    await run(initialOrder(hints));
   } catch (e) {
     recordError('other', e.message);
     showError(`This browser could not start the 3D scene. Showing a still image instead. (${e.message})`);
@@ -280,8 +288,9 @@ let lastHud = 0;
 function tick(now) {
   frameHandle = 0;
   if (!runtime || document.hidden) return;
-  if (lostAt || runtime.deviceLost()) {
-    recover(lostAt ? 'WebGL context lost' : 'GPU device lost');
+  const lost = lostAt ? 'WebGL context lost' : runtime.deviceLost();
+  if (lost) {
+    recover(lost);
     return;
   }
   try {
@@ -327,11 +336,12 @@ new ResizeObserver(() => {
 }).observe(document.querySelector('.stage'));
 
 function onPanic(message) {
-  page.state = 'crashed';
   cancelAnimationFrame(frameHandle);
+  runtime = null;
   recordError('panic', message);
   telemetry.flush();
   showError(`Something went wrong in the 3D scene and it stopped. Reloading the page should bring it back. (Details: ${message})`);
+  page.state = 'crashed';
 }
 
 // Pointer, touch, wheel and keyboard controls.

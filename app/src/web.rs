@@ -190,10 +190,14 @@ impl Runtime {
         };
     }
 
-    /// Whether the GPU device was lost (the loader then restarts or steps down).
+    /// Why the GPU device was lost, or `None` while it is fine (the loader then
+    /// restarts or steps down).
     #[wasm_bindgen(js_name = deviceLost)]
-    pub fn device_lost(&self) -> bool {
-        matches!(&self.backend, Backend::Gpu(b) if b.lost())
+    pub fn device_lost(&self) -> Option<String> {
+        match &self.backend {
+            Backend::Gpu(b) => b.lost(),
+            Backend::Canvas(_) => None,
+        }
     }
 
     /// `webgpu`, `webgl` or `canvas`.

@@ -28,12 +28,21 @@ const BASE_FLAGS = [
   '--disable-dev-shm-usage',
 ];
 const WEBGL_FLAGS = ['--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'];
+// WebGPU's canvas swap chain needs a shared-image backing, which here only ANGLE on
+// SwiftShader provides: without the GL flags the device is destroyed on the first
+// present ("Could not find SharedImageBackingFactory"). Playwright passes its own
+// --enable-features; Chromium keeps only one, so ours repeats playwright's.
 const WEBGPU_FLAGS = [
   '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan,WebGPU',
+  '--enable-features=CDPScreenshotNewSurface,SkipListAccountsWithoutGaiaCookies,Vulkan,WebGPU',
   '--use-vulkan=swiftshader',
   '--use-webgpu-adapter=swiftshader',
+  ...WEBGL_FLAGS,
 ];
+
+// SwiftShader renders on the CPU: the performance preset (fewer fish, no MSAA, 0.75
+// render scale) at a small viewport keeps frames to a few hundred milliseconds.
+const Q = '?preset=performance';
 
 let serverProcess;
 let baseUrl;
@@ -71,7 +80,7 @@ async function launch(flags) {
 
 // Opens a page that records console errors, uncaught errors and requested URLs.
 async function open(browser, path, options = {}) {
-  const context = await browser.newContext({ viewport: { width: 960, height: 720 }, ...options });
+  const context = await browser.newContext({ viewport: { width: 640, height: 480 }, ...options });
   const page = await context.newPage();
   const problems = [];
   const requests = [];
@@ -84,7 +93,7 @@ async function open(browser, path, options = {}) {
   return { context, page, problems, requests };
 }
 
-async function waitRunning(page, frames = 20) {
+async function waitRunning(page, frames = 8) {
   await page.waitForFunction(
     (n) => {
       const c = window.candlefish;
@@ -127,7 +136,7 @@ describe('WebGPU (SwiftShader)', () => {
   after(async () => browser?.close());
 
   test('draws the scene with WebGPU and never downloads the WebGL2 bundle', async () => {
-    const { page, problems, requests, context } = await open(browser, '/');
+    const { page, problems, requests, context } = await open(browser, `/${Q}`);
     await waitRunning(page);
     const state = await page.evaluate(() => ({ mode: window.candlefish.mode, stats: window.candlefish.stats(), firstFrame: window.candlefish.firstFrameAt }));
     assert.equal(state.mode, 'webgpu');
@@ -154,7 +163,7 @@ describe('WebGPU (SwiftShader)', () => {
   });
 
   test('a panic on the wasm side is shown in words and recorded', async () => {
-    const { page, context } = await open(browser, '/');
+    const { page, context } = await open(browser, `/${Q}`);
     await waitRunning(page, 5);
     await page.evaluate(() => window.candlefish.testPanic().catch(() => {}));
     await page.waitForFunction(() => window.candlefish.state === 'crashed', null, { timeout: 10000 });
@@ -174,7 +183,7 @@ describe('WebGL2 (SwiftShader)', () => {
   after(async () => browser?.close());
 
   test('without WebGPU the page uses WebGL2 and never downloads the WebGPU bundle', async () => {
-    const { page, problems, requests, context } = await open(browser, '/');
+    const { page, problems, requests, context } = await open(browser, `/${Q}`);
     await waitRunning(page);
     const state = await page.evaluate(() => ({ mode: window.candlefish.mode, stats: window.candlefish.stats(), firstFrame: window.candlefish.firstFrameAt }));
     assert.equal(state.mode, 'webgl');
@@ -187,14 +196,14 @@ describe('WebGL2 (SwiftShader)', () => {
   });
 
   test('forced context loss recovers and keeps drawing', async () => {
-    const { page, problems, context } = await open(browser, '/?mode=webgl');
+    const { page, problems, context } = await open(browser, `/${Q}&mode=webgl`);
     await waitRunning(page);
     await page.evaluate(() => {
       const gl = document.getElementById('scene').getContext('webgl2');
       gl.getExtension('WEBGL_lose_context').loseContext();
     });
     await page.waitForFunction(() => (window.candlefish.recoveries || 0) >= 1, null, { timeout: 30000 });
-    await waitRunning(page, 20);
+    await waitRunning(page, 8);
     assert.equal(await page.evaluate(() => window.candlefish.mode), 'webgl');
     const px = await canvasPixels(page, 'webgl-recovered');
     assert.ok(px.lit > 0.03, `nothing drawn after recovery: ${px.lit}`);
@@ -204,7 +213,7 @@ describe('WebGL2 (SwiftShader)', () => {
   });
 
   test('prefers-reduced-motion stops automatic camera motion', async () => {
-    const { page, problems, context } = await open(browser, '/', { reducedMotion: 'reduce' });
+    const { page, problems, context } = await open(browser, `/${Q}`, { reducedMotion: 'reduce' });
     await waitRunning(page);
     const a = await page.evaluate(() => window.candlefish.stats());
     await page.waitForTimeout(1500);
@@ -217,7 +226,7 @@ describe('WebGL2 (SwiftShader)', () => {
   });
 
   test('the keyboard orbits and zooms the camera', async () => {
-    const { page, context } = await open(browser, '/');
+    const { page, context } = await open(browser, `/${Q}`);
     await waitRunning(page);
     await page.focus('#scene');
     const a = await page.evaluate(() => window.candlefish.stats());

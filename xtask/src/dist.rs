@@ -27,20 +27,33 @@ impl Options {
     /// Parses `--out DIR`, `--release ID`, `--no-wasm-opt`.
     pub fn parse(args: &[String]) -> Result<Self> {
         let root = workspace_root();
-        let mut options = Self { out: root.join("www/dist"), release: default_release(&root), wasm_opt: true };
+        let mut options = Self {
+            out: root.join("www/dist"),
+            release: default_release(&root),
+            wasm_opt: true,
+        };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             match arg.as_str() {
-                "--out" => options.out = PathBuf::from(it.next().context("--out needs a directory")?),
+                "--out" => {
+                    options.out = PathBuf::from(it.next().context("--out needs a directory")?)
+                }
                 "--release" => {
                     let r = it.next().context("--release needs an id")?;
-                    if r.is_empty() || r.len() > 64 || !r.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+                    if r.is_empty()
+                        || r.len() > 64
+                        || !r
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                    {
                         bail!("--release must be 1-64 characters of [A-Za-z0-9._-]");
                     }
                     options.release = r.clone();
                 }
                 "--no-wasm-opt" => options.wasm_opt = false,
-                other => bail!("unknown option {other:?} (options: --out DIR, --release ID, --no-wasm-opt)"),
+                other => bail!(
+                    "unknown option {other:?} (options: --out DIR, --release ID, --no-wasm-opt)"
+                ),
             }
         }
         Ok(options)
@@ -48,7 +61,9 @@ impl Options {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 fn default_release(root: &Path) -> String {
@@ -88,7 +103,14 @@ pub fn run(options: &Options) -> Result<()> {
 
     // The native tool builds the pack and renders the poster.
     eprintln!("xtask: building the scene pack and the poster");
-    run_command(cargo().current_dir(&root).args(["build", "--locked", "-p", "candlefish-app", "--bin", "candlefish"]))?;
+    run_command(cargo().current_dir(&root).args([
+        "build",
+        "--locked",
+        "-p",
+        "candlefish-app",
+        "--bin",
+        "candlefish",
+    ]))?;
     let candlefish = root.join("target/debug/candlefish");
     run_command(
         Command::new(&candlefish)
@@ -96,9 +118,15 @@ pub fn run(options: &Options) -> Result<()> {
             .args(["pack", "assets/scene.toml", "-o"])
             .arg(&staging),
     )?;
-    run_command(Command::new(&candlefish).current_dir(&root).args([
-        "render", "--time", "3.5", "--width", "640", "--height", "360", "--preset", "quality", "--out",
-    ]).arg(staging.join("poster.png")))?;
+    run_command(
+        Command::new(&candlefish)
+            .current_dir(&root)
+            .args([
+                "render", "--time", "3.5", "--width", "640", "--height", "360", "--preset",
+                "quality", "--out",
+            ])
+            .arg(staging.join("poster.png")),
+    )?;
 
     for (name, feature) in BUNDLES {
         build_bundle(&root, &staging, name, feature, options.wasm_opt)?;
@@ -106,18 +134,41 @@ pub fn run(options: &Options) -> Result<()> {
     assemble(&root, &staging, options)
 }
 
-fn build_bundle(root: &Path, staging: &Path, name: &str, feature: &str, wasm_opt: bool) -> Result<()> {
+fn build_bundle(
+    root: &Path,
+    staging: &Path,
+    name: &str,
+    feature: &str,
+    wasm_opt: bool,
+) -> Result<()> {
     eprintln!("xtask: building the {name} bundle");
     let target_dir = root.join(format!("target/wasm-{name}"));
     run_command(
         cargo()
             .current_dir(root)
-            .args(["build", "--locked", "-p", "candlefish-app", "--lib", "--target", "wasm32-unknown-unknown"])
-            .args(["--profile", "wasm-release", "--no-default-features", "--features", feature])
+            .args([
+                "build",
+                "--locked",
+                "-p",
+                "candlefish-app",
+                "--lib",
+                "--target",
+                "wasm32-unknown-unknown",
+            ])
+            .args([
+                "--profile",
+                "wasm-release",
+                "--no-default-features",
+                "--features",
+                feature,
+            ])
             .arg("--target-dir")
             .arg(&target_dir)
             // The culling loop vectorises to simd128 (all current browsers have it).
-            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", "-C target-feature=+simd128"),
+            .env(
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
+                "-C target-feature=+simd128",
+            ),
     )?;
     let wasm = target_dir.join("wasm32-unknown-unknown/wasm-release/candlefish_app.wasm");
     let out = staging.join(name);
@@ -135,7 +186,10 @@ fn build_bundle(root: &Path, staging: &Path, name: &str, feature: &str, wasm_opt
         // npm binaryen 132: Debian's binaryen 108 emits wasm that fails to load.
         let tool = root.join("node_modules/.bin/wasm-opt");
         if !tool.exists() {
-            bail!("{} is missing: run scripts/setup.sh (npm ci)", tool.display());
+            bail!(
+                "{} is missing: run scripts/setup.sh (npm ci)",
+                tool.display()
+            );
         }
         run_command(
             Command::new(tool)
@@ -191,8 +245,19 @@ fn write_compressed(out: &Path, name: &str, bytes: &[u8]) -> Result<Built> {
         fs::write(out.join(format!("{name}.gz")), &gz)?;
         fs::write(out.join(format!("{name}.br")), &br)?;
     }
-    let size = |v: &[u8]| if precompress { v.len() as u64 } else { bytes.len() as u64 };
-    Ok(Built { name: name.to_owned(), raw: bytes.len() as u64, gzip: size(&gz), brotli: size(&br) })
+    let size = |v: &[u8]| {
+        if precompress {
+            v.len() as u64
+        } else {
+            bytes.len() as u64
+        }
+    };
+    Ok(Built {
+        name: name.to_owned(),
+        raw: bytes.len() as u64,
+        gzip: size(&gz),
+        brotli: size(&br),
+    })
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -220,20 +285,34 @@ fn assemble(root: &Path, staging: &Path, options: &Options) -> Result<()> {
     let mut bundles = serde_json::Map::new();
     for (name, _) in BUNDLES {
         let dir = staging.join(name);
-        let js = place(&format!("candlefish-{name}.js"), read(&dir.join(format!("candlefish-{name}.js")))?)?;
-        let wasm = place(&format!("candlefish-{name}_bg.wasm"), read(&dir.join(format!("candlefish-{name}_bg.wasm")))?)?;
-        bundles.insert(name.to_owned(), serde_json::json!({ "js": format!("./{js}"), "wasm": format!("./{wasm}") }));
+        let js = place(
+            &format!("candlefish-{name}.js"),
+            read(&dir.join(format!("candlefish-{name}.js")))?,
+        )?;
+        let wasm = place(
+            &format!("candlefish-{name}_bg.wasm"),
+            read(&dir.join(format!("candlefish-{name}_bg.wasm")))?,
+        )?;
+        bundles.insert(
+            name.to_owned(),
+            serde_json::json!({ "js": format!("./{js}"), "wasm": format!("./{wasm}") }),
+        );
     }
     let manifest = serde_json::json!({
         "release": options.release,
         "pack": format!("./{pack}"),
         "bundles": bundles,
     });
-    let html = String::from_utf8(read(&www.join("index.html"))?).context("index.html is not UTF-8")?;
+    let html =
+        String::from_utf8(read(&www.join("index.html"))?).context("index.html is not UTF-8")?;
     let html = replace_once(&html, "href=\"style.css\"", &format!("href=\"{style}\""))?;
     let html = replace_once(&html, "src=\"loader.js\"", &format!("src=\"{loader}\""))?;
     let html = html.replace("src=\"poster.png\"", &format!("src=\"{poster}\""));
-    let html = replace_once(&html, "href=\"favicon.svg\"", &format!("href=\"{favicon}\""))?;
+    let html = replace_once(
+        &html,
+        "href=\"favicon.svg\"",
+        &format!("href=\"{favicon}\""),
+    )?;
     // `</` cannot occur in serde_json output of these plain names, so the JSON cannot
     // close its script element early.
     let html = replace_once(
@@ -248,7 +327,10 @@ fn assemble(root: &Path, staging: &Path, options: &Options) -> Result<()> {
         { "href": format!("/{style}"), "as": "style" },
         { "href": format!("/{pack}"), "as": "fetch" },
     ]});
-    fs::write(out.join("manifest.json"), serde_json::to_vec_pretty(&preload)?)?;
+    fs::write(
+        out.join("manifest.json"),
+        serde_json::to_vec_pretty(&preload)?,
+    )?;
     report(out, &built, &style, &loader, &pack)
 }
 
@@ -260,13 +342,23 @@ fn replace_once(haystack: &str, from: &str, to: &str) -> Result<String> {
 }
 
 fn report(out: &Path, built: &[Built], style: &str, loader: &str, pack: &str) -> Result<()> {
-    println!("{:<44} {:>10} {:>10} {:>10}", "file", "raw", "gzip", "brotli");
+    println!(
+        "{:<44} {:>10} {:>10} {:>10}",
+        "file", "raw", "gzip", "brotli"
+    );
     for b in built {
-        println!("{:<44} {:>10} {:>10} {:>10}", b.name, b.raw, b.gzip, b.brotli);
+        println!(
+            "{:<44} {:>10} {:>10} {:>10}",
+            b.name, b.raw, b.gzip, b.brotli
+        );
     }
     let mut routes = serde_json::Map::new();
     let mut ok = true;
-    for (route, bundle) in [("webgpu", "webgpu"), ("webgl", "webgl"), ("canvas", "webgpu")] {
+    for (route, bundle) in [
+        ("webgpu", "webgpu"),
+        ("webgl", "webgl"),
+        ("canvas", "webgpu"),
+    ] {
         let js_prefix = format!("candlefish-{bundle}.");
         let wasm_prefix = format!("candlefish-{bundle}_bg.");
         let parts: Vec<&Built> = built
@@ -287,8 +379,20 @@ fn report(out: &Path, built: &[Built], style: &str, loader: &str, pack: &str) ->
         }
         println!(
             "first route, {route:<7} {total:>8} B brotli ({}){}",
-            parts.iter().map(|b| format!("{} {}", b.name, b.brotli)).collect::<Vec<_>>().join(", "),
-            if route == "webgpu" { if within { " — within the 200 KB budget" } else { " — OVER the 200 KB budget" } } else { "" }
+            parts
+                .iter()
+                .map(|b| format!("{} {}", b.name, b.brotli))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if route == "webgpu" {
+                if within {
+                    " — within the 200 KB budget"
+                } else {
+                    " — OVER the 200 KB budget"
+                }
+            } else {
+                ""
+            }
         );
         routes.insert(
             route.to_owned(),
@@ -298,7 +402,10 @@ fn report(out: &Path, built: &[Built], style: &str, loader: &str, pack: &str) ->
             }),
         );
     }
-    fs::write(out.join("size-report.json"), serde_json::to_vec_pretty(&serde_json::json!({ "routes": routes }))?)?;
+    fs::write(
+        out.join("size-report.json"),
+        serde_json::to_vec_pretty(&serde_json::json!({ "routes": routes }))?,
+    )?;
     println!("site written to {}", out.display());
     if !ok {
         eprintln!("xtask: warning: the WebGPU first route is over its budget");

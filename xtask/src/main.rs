@@ -28,10 +28,21 @@ fn run() -> Result<()> {
         Some("dist") => dist::run(&dist::Options::parse(&args[1..])?),
         Some("serve") => {
             let status = std::process::Command::new(env!("CARGO"))
-                .args(["run", "--release", "--locked", "-p", "candlefish-server", "--"])
+                .args([
+                    "run",
+                    "--release",
+                    "--locked",
+                    "-p",
+                    "candlefish-server",
+                    "--",
+                ])
                 .args(&args[1..])
                 .status()?;
-            if status.success() { Ok(()) } else { bail!("the server exited with {status}") }
+            if status.success() {
+                Ok(())
+            } else {
+                bail!("the server exited with {status}")
+            }
         }
         Some(other) => bail!("unknown task {other:?} (tasks: dist, serve)"),
         None => bail!("usage: cargo xtask <dist|serve> [options]"),

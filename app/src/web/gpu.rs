@@ -1,8 +1,7 @@
 //! The GPU path in the browser: this bundle's wgpu backend (WebGPU in the
 //! `webgpu` build, WebGL2 in the `webgl` build) drawing into the page's canvas.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use candlefish_renderer::gpu::{RendererOptions, SceneRenderer, request_device};
 use candlefish_renderer::{Camera, Preset, RenderMode, Scene};
@@ -17,7 +16,10 @@ pub struct GpuBackend {
     surface: wgpu::Surface<'static>,
     config: wgpu::SurfaceConfiguration,
     view_format: wgpu::TextureFormat,
-    lost: Arc<AtomicBool>,
+    lost: Arc<Mutex<Option<String>>>,
+    // Kept alive: on WebGPU, releasing the instance loses the device.
+    _adapter: wgpu::Adapter,
+    _instance: wgpu::Instance,
 }
 
 #[cfg(feature = "webgpu")]
@@ -54,11 +56,12 @@ impl GpuBackend {
             .await
             .map_err(|e| format!("no {} adapter: {e}", mode.name()))?;
         let (device, queue) = request_device(&adapter).await.map_err(|e| e.to_string())?;
-        let lost = Arc::new(AtomicBool::new(false));
-        let flag = lost.clone();
+        let lost = Arc::new(Mutex::new(None));
+        let slot = lost.clone();
         device.set_device_lost_callback(move |reason, message| {
-            log::warn!("GPU device lost ({reason:?}): {message}");
-            flag.store(true, Ordering::Relaxed);
+            if let Ok(mut slot) = slot.lock() {
+                *slot = Some(format!("{reason:?}: {message}"));
+            }
         });
         let caps = surface.get_capabilities(&adapter);
         let format = caps
@@ -115,12 +118,14 @@ impl GpuBackend {
             config,
             view_format,
             lost,
+            _adapter: adapter,
+            _instance: instance,
         })
     }
 
-    /// Whether the device was lost.
-    pub fn lost(&self) -> bool {
-        self.lost.load(Ordering::Relaxed)
+    /// Why the device was lost, if it was.
+    pub fn lost(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|l| l.clone())
     }
 
     /// Reconfigures the surface and targets.
@@ -137,8 +142,8 @@ impl GpuBackend {
 
     /// Draws one frame.
     pub fn render(&mut self, time: f32, camera: &Camera) -> Result<(), String> {
-        if self.lost() {
-            return Err("the GPU device was lost".to_owned());
+        if let Some(reason) = self.lost() {
+            return Err(format!("the GPU device was lost ({reason})"));
         }
         let frame = match self.surface.get_current_texture() {
             wgpu::CurrentSurfaceTexture::Success(t)

@@ -38,6 +38,8 @@ pub enum Preset {
     Quality,
     /// Reduced quality.
     Performance,
+    /// The Canvas-2D fallback's reduced scene.
+    Canvas,
 }
 
 /// A batch of frame timings.

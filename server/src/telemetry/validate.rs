@@ -218,6 +218,7 @@ fn validate_frames(b: FramesBatch) -> Result<Observation, Reason> {
         preset: match b.preset {
             Preset::Quality => "quality",
             Preset::Performance => "performance",
+            Preset::Canvas => "canvas",
         },
         frames,
         samples,
