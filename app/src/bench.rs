@@ -21,13 +21,14 @@ use anyhow::{Context, Result, bail};
 use candlefish_renderer::gpu::{
     AdapterPreference, OffscreenTarget, RendererOptions, SceneRenderer, headless_device,
 };
-use candlefish_renderer::standard::standard_scene;
+
 use candlefish_renderer::{FrameRecord, RenderMode};
 use clap::Args;
 use web_time::Instant;
 
 use crate::cli::SceneArgs;
 use crate::headless::camera_at;
+use crate::telemetry_feed::TelemetryFeed;
 
 /// Scene time advanced per frame, seconds.
 const FRAME_DT: f32 = 1.0 / 60.0;
@@ -100,8 +101,7 @@ pub struct Samples {
 
 /// Runs the harness.
 pub fn run(args: &BenchArgs) -> Result<()> {
-    let description = args.scene.description()?;
-    let scene = standard_scene(&description).context("building the scene")?;
+    let scene = args.scene.build_scene()?;
     let (adapter, device, queue) = pollster::block_on(headless_device(
         AdapterPreference::HighPerformance,
         args.scene.adapter.as_deref(),
@@ -121,6 +121,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         },
     )?;
     let measures_gpu = renderer.gpu.measures_gpu_time();
+    let mut feed = match &args.scene.telemetry {
+        Some(url) => Some(TelemetryFeed::connect(
+            url,
+            &info.name,
+            args.scene.preset.name(),
+        )?),
+        None => None,
+    };
     let aspect = args.width as f32 / args.height as f32;
     let mut samples = Samples::default();
     let measured_from = u64::from(args.warmup);
@@ -135,6 +143,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             .poll(wgpu::PollType::wait_indefinitely())
             .context("waiting for the GPU")?;
         let frame_ms = start.elapsed().as_secs_f32() * 1000.0;
+        if let Some(feed) = feed.as_mut() {
+            feed.record(&record, frame_ms);
+        }
         // The wait above let this frame's timestamp readback finish mapping.
         samples.gpu_ms.extend(renderer.gpu.take_gpu_times());
         if record.frame >= measured_from {
@@ -142,6 +153,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             samples.frame_ms.push(frame_ms);
             samples.triangles.push(renderer.planner.plan.triangles);
         }
+    }
+    if let Some(feed) = feed {
+        feed.finish();
     }
     if measures_gpu {
         collect_late_gpu_times(&mut renderer, &mut samples)?;

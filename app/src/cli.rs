@@ -45,6 +45,9 @@ pub struct SceneArgs {
     /// standard scene; its counts for `--preset` apply (`--fish` still overrides).
     #[arg(long, value_name = "FILE")]
     pub pack: Option<PathBuf>,
+    /// Send frame timings to a telemetry server, e.g. `ws://127.0.0.1:8080/telemetry`.
+    #[arg(long, value_name = "URL")]
+    pub telemetry: Option<String>,
 }
 
 impl SceneArgs {

@@ -16,6 +16,10 @@ mod cli;
 #[cfg(not(target_arch = "wasm32"))]
 mod headless;
 #[cfg(not(target_arch = "wasm32"))]
+mod telemetry;
+#[cfg(not(target_arch = "wasm32"))]
+mod telemetry_feed;
+#[cfg(not(target_arch = "wasm32"))]
 mod view;
 
 #[cfg(not(target_arch = "wasm32"))]

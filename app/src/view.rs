@@ -56,6 +56,7 @@ struct State {
     last_title: Instant,
     dragging: bool,
     cursor: Option<(f64, f64)>,
+    telemetry: Option<crate::telemetry_feed::TelemetryFeed>,
 }
 
 impl App<'_> {
@@ -136,6 +137,14 @@ impl App<'_> {
                 mode: RenderMode::Native,
             },
         )?;
+        let telemetry = match &self.args.scene.telemetry {
+            Some(url) => Some(crate::telemetry_feed::TelemetryFeed::connect(
+                url,
+                &info.name,
+                self.args.scene.preset.name(),
+            )?),
+            None => None,
+        };
         let mut orbit = OrbitCamera::default();
         if self.args.reduced_motion {
             orbit.auto_rotate = 0.0;
@@ -152,6 +161,7 @@ impl App<'_> {
             last_title: now,
             dragging: false,
             cursor: None,
+            telemetry,
         });
         Ok(())
     }
@@ -183,7 +193,10 @@ impl State {
         let aspect = self.surface_config.width as f32 / self.surface_config.height as f32;
         let camera = self.orbit.camera(aspect);
         let time = (now - self.start).as_secs_f32();
-        self.renderer.render_frame(time, &camera, &view);
+        let record = self.renderer.render_frame(time, &camera, &view);
+        if let Some(feed) = self.telemetry.as_mut() {
+            feed.record(&record, dt * 1000.0);
+        }
         self.renderer.gpu.queue().present(frame);
         if (now - self.last_title).as_secs_f32() >= 1.0 {
             self.last_title = now;
