@@ -25,7 +25,7 @@ CANDLEFISH_BENCH_QUICK=1 cargo test --workspace --all-targets --locked
 
 if [[ -x scripts/browser-tests.sh ]]; then
   step "browser tests (headless Chromium)"
-  scripts/browser-tests.sh
+  CANDLEFISH_USE_TEST_BUILD=1 scripts/browser-tests.sh
 fi
 echo
 echo "all checks passed"

@@ -67,7 +67,9 @@ function showError(text) {
 }
 
 function recordError(kind, message) {
-  const entry = { kind, message: String(message).slice(0, 500), at: Math.round(performance.now()) };
+  // The telemetry server refuses control characters (a panic message has newlines).
+  const text = String(message).replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 500);
+  const entry = { kind, message: text, at: Math.round(performance.now()) };
   page.errors.push(entry);
   telemetry.error(entry);
 }
@@ -220,7 +222,7 @@ async function startFirstWorking(order, preset, reducedMotion) {
       const reason = e?.message || String(e);
       page.attempts.push({ mode, ok: false, reason });
       console.warn(`candlefish: ${mode} failed, trying the next mode: ${reason}`);
-      telemetry.error({ kind: 'backend_fallback', message: `${mode}: ${reason}`.slice(0, 500) });
+      recordError('backend_fallback', `${mode}: ${reason}`);
     }
   }
   throw new Error(page.attempts.map((a) => `${a.mode}: ${a.reason}`).join('; '));

@@ -3,28 +3,20 @@
 //! rectangle in the atlas is pure magenta; a magenta tint on any fish pixel means a
 //! neighbour bled through the gutters.
 //!
-//! Same harness as `images.rs`: lavapipe, a reference PNG with tolerance,
+//! Same harness as `images.rs` (`tests/common`): lavapipe, a reference PNG with tolerance,
 //! `<name>-actual.png`/`<name>-difference.png` on failure,
 //! `CANDLEFISH_UPDATE_REFERENCES=1` to rewrite the reference.
 
 #![expect(clippy::unwrap_used, reason = "tests")]
 
-use std::path::PathBuf;
+mod common;
 
 use candlefish_renderer::atlas::{self, Image};
-use candlefish_renderer::gpu::{
-    AdapterPreference, OffscreenTarget, RendererOptions, SceneRenderer, headless_device,
-};
 use candlefish_renderer::scene::{Material, Scene};
 use candlefish_renderer::standard::{ATLAS_PADDING, standard_meshes};
-use candlefish_renderer::{Camera, Preset, RenderMode, SceneDescription, textures};
+use candlefish_renderer::{Camera, Preset, SceneDescription, textures};
+use common::{Harness, WIDTH, aspect, check_reference};
 use glam::{Quat, Vec3};
-
-const WIDTH: u32 = 320;
-const HEIGHT: u32 = 180;
-/// Per-channel tolerance and differing fraction, as in `images.rs` (lavapipe rounding).
-const CHANNEL_TOLERANCE: u8 = 6;
-const MAX_DIFFERING_FRACTION: f64 = 0.002;
 
 fn solid(width: u32, height: u32, rgba: [u8; 4]) -> Image {
     let mut image = Image::new(width, height);
@@ -90,105 +82,23 @@ fn scene() -> Scene {
 }
 
 fn render(scene: Scene) -> Vec<u8> {
-    let (adapter, device, queue) = pollster::block_on(headless_device(AdapterPreference::Software, None))
-        .unwrap_or_else(|e| {
-            panic!("image tests need a GPU adapter (CI installs lavapipe: apt-get install mesa-vulkan-drivers): {e}")
-        });
-    let target = OffscreenTarget::new(&device, WIDTH, HEIGHT);
-    let mut renderer = SceneRenderer::new(
-        &adapter,
-        device,
-        queue,
-        scene,
-        RendererOptions {
-            preset: Preset::Quality,
-            format: OffscreenTarget::FORMAT,
-            size: (WIDTH, HEIGHT),
-            mode: RenderMode::Native,
-        },
-    )
-    .unwrap();
+    let mut h = Harness::new(scene, Preset::Quality);
     let camera = Camera {
         eye: Vec3::ZERO,
         target: Vec3::new(0.0, 0.0, -10.0),
         up: Vec3::Y,
         fov_y: 50f32.to_radians(),
-        aspect: WIDTH as f32 / HEIGHT as f32,
+        aspect: aspect(),
         near: 0.1,
         far: 400.0,
     };
-    renderer.render_frame(0.0, &camera, target.view());
+    let image = h.render(0.0, &camera);
     assert_eq!(
-        renderer.planner.plan.instances.len(),
+        h.renderer.planner.plan.instances.len(),
         48,
         "every fish is in view"
     );
-    target
-        .read_rgba(renderer.gpu.device(), renderer.gpu.queue())
-        .unwrap()
-}
-
-fn write_png(path: &PathBuf, rgba: &[u8]) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), WIDTH, HEIGHT);
-    enc.set_color(png::ColorType::Rgba);
-    enc.set_depth(png::BitDepth::Eight);
-    enc.write_header().unwrap().write_image_data(rgba).unwrap();
-}
-
-fn read_png(path: &PathBuf) -> Option<Vec<u8>> {
-    let mut decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).ok()?));
-    decoder.set_transformations(png::Transformations::EXPAND);
-    let mut reader = decoder.read_info().ok()?;
-    let mut buf = vec![0; reader.output_buffer_size()?];
-    let info = reader.next_frame(&mut buf).ok()?;
-    buf.truncate(info.buffer_size());
-    (info.width == WIDTH && info.height == HEIGHT && info.color_type == png::ColorType::Rgba)
-        .then_some(buf)
-}
-
-fn check_reference(name: &str, actual: &[u8]) {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/reference/{name}.png"));
-    if std::env::var_os("CANDLEFISH_UPDATE_REFERENCES").is_some() {
-        write_png(&path, actual);
-        return;
-    }
-    let expected = read_png(&path).unwrap_or_else(|| {
-        panic!(
-            "missing reference {} (CANDLEFISH_UPDATE_REFERENCES=1 creates it)",
-            path.display()
-        )
-    });
-    let mut diff = vec![0u8; actual.len()];
-    let mut differing = 0;
-    for (i, (a, e)) in actual
-        .chunks_exact(4)
-        .zip(expected.chunks_exact(4))
-        .enumerate()
-    {
-        let d = (0..3).map(|c| a[c].abs_diff(e[c])).max().unwrap_or(0);
-        let px = if d > CHANNEL_TOLERANCE {
-            differing += 1;
-            [255, 0, 255, 255]
-        } else {
-            [e[0] / 3, e[1] / 3, e[2] / 3, 255]
-        };
-        diff[i * 4..i * 4 + 4].copy_from_slice(&px);
-    }
-    let allowed = (f64::from(WIDTH * HEIGHT) * MAX_DIFFERING_FRACTION) as usize;
-    if differing > allowed {
-        let stem = path.with_extension("");
-        let actual_path = PathBuf::from(format!("{}-actual.png", stem.display()));
-        let diff_path = PathBuf::from(format!("{}-difference.png", stem.display()));
-        write_png(&actual_path, actual);
-        write_png(&diff_path, &diff);
-        panic!(
-            "{name}: {differing} pixels differ (allowed {allowed}); wrote {} and {}",
-            actual_path.display(),
-            diff_path.display()
-        );
-    }
+    image
 }
 
 #[test]

@@ -1,38 +1,22 @@
 //! Image tests: fixed scenes rendered headless on the software adapter (lavapipe in
 //! CI) and compared with committed reference PNGs in `tests/reference/`.
 //!
-//! A pixel differs when any channel is off by more than [`CHANNEL_TOLERANCE`]; a test
-//! fails when more than [`MAX_DIFFERING_FRACTION`] of its pixels differ. On failure
+//! A pixel differs when any channel is off by more than `common::CHANNEL_TOLERANCE`; a test
+//! fails when more than `common::MAX_DIFFERING_FRACTION` of its pixels differ. On failure
 //! `<name>-actual.png` and `<name>-difference.png` are written next to the reference.
 //! `CANDLEFISH_UPDATE_REFERENCES=1` rewrites the references deliberately.
 
 #![expect(clippy::unwrap_used, reason = "tests")]
 
-use std::path::PathBuf;
+mod common;
+
 use std::sync::OnceLock;
 
-use candlefish_renderer::gpu::{
-    AdapterPreference, OffscreenTarget, RendererOptions, SceneRenderer, headless_device,
-};
 use candlefish_renderer::scene::Scene;
 use candlefish_renderer::standard::standard_scene;
-use candlefish_renderer::{Camera, OrbitCamera, Preset, RenderMode, SceneDescription};
+use candlefish_renderer::{Camera, OrbitCamera, Preset, SceneDescription};
+use common::{HEIGHT, Harness, WIDTH, aspect, check_reference};
 use glam::{Quat, Vec3};
-
-/// Largest per-channel difference (0..255) for two pixels to count as equal. Covers
-/// rounding differences between LLVM versions of lavapipe.
-const CHANNEL_TOLERANCE: u8 = 6;
-/// Fraction of pixels allowed to differ beyond the tolerance.
-const MAX_DIFFERING_FRACTION: f64 = 0.002;
-
-const WIDTH: u32 = 320;
-const HEIGHT: u32 = 180;
-
-fn reference_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/reference")
-        .join(format!("{name}.png"))
-}
 
 fn base_scene(description: &SceneDescription) -> Scene {
     standard_scene(description).unwrap_or_else(|e| panic!("building the scene: {e}"))
@@ -64,115 +48,6 @@ fn fish_only(fish: &[(Vec3, f32)]) -> Scene {
         scene.instances.radius[i] = scene.meshes.meshes[0].radius * 1.2;
     }
     scene
-}
-
-struct Harness {
-    renderer: SceneRenderer,
-    target: OffscreenTarget,
-}
-
-impl Harness {
-    fn new(scene: Scene, preset: Preset) -> Self {
-        let (adapter, device, queue) = pollster::block_on(headless_device(AdapterPreference::Software, None))
-            .unwrap_or_else(|e| {
-                panic!("image tests need a GPU adapter (CI installs lavapipe: apt-get install mesa-vulkan-drivers): {e}")
-            });
-        let target = OffscreenTarget::new(&device, WIDTH, HEIGHT);
-        let renderer = SceneRenderer::new(
-            &adapter,
-            device,
-            queue,
-            scene,
-            RendererOptions {
-                preset,
-                format: OffscreenTarget::FORMAT,
-                size: (WIDTH, HEIGHT),
-                mode: RenderMode::Native,
-            },
-        )
-        .unwrap();
-        Self { renderer, target }
-    }
-
-    fn render(&mut self, time: f32, camera: &Camera) -> Vec<u8> {
-        self.renderer.render_frame(time, camera, self.target.view());
-        self.target
-            .read_rgba(self.renderer.gpu.device(), self.renderer.gpu.queue())
-            .unwrap()
-    }
-}
-
-fn aspect() -> f32 {
-    WIDTH as f32 / HEIGHT as f32
-}
-
-fn write_png(path: &PathBuf, rgba: &[u8]) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), WIDTH, HEIGHT);
-    enc.set_color(png::ColorType::Rgba);
-    enc.set_depth(png::BitDepth::Eight);
-    enc.write_header().unwrap().write_image_data(rgba).unwrap();
-}
-
-fn read_png(path: &PathBuf) -> Option<(u32, u32, Vec<u8>)> {
-    let file = std::fs::File::open(path).ok()?;
-    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
-    decoder.set_transformations(png::Transformations::EXPAND);
-    let mut reader = decoder.read_info().ok()?;
-    let mut buf = vec![0; reader.output_buffer_size()?];
-    let info = reader.next_frame(&mut buf).ok()?;
-    buf.truncate(info.buffer_size());
-    (info.color_type == png::ColorType::Rgba).then_some((info.width, info.height, buf))
-}
-
-/// Compares with the reference; panics with a summary (and writes actual/difference
-/// images) past the tolerance.
-fn check_reference(name: &str, actual: &[u8]) {
-    let path = reference_path(name);
-    if std::env::var_os("CANDLEFISH_UPDATE_REFERENCES").is_some() {
-        write_png(&path, actual);
-        eprintln!("updated reference {}", path.display());
-        return;
-    }
-    let Some((w, h, expected)) = read_png(&path) else {
-        panic!(
-            "missing or unreadable reference {} (run with CANDLEFISH_UPDATE_REFERENCES=1 to create it)",
-            path.display()
-        );
-    };
-    assert_eq!((w, h), (WIDTH, HEIGHT), "reference {name} has another size");
-    let mut differing = 0usize;
-    let mut worst = 0u8;
-    let mut diff = vec![0u8; actual.len()];
-    for (i, (a, e)) in actual
-        .chunks_exact(4)
-        .zip(expected.chunks_exact(4))
-        .enumerate()
-    {
-        let d = (0..3).map(|c| a[c].abs_diff(e[c])).max().unwrap_or(0);
-        worst = worst.max(d);
-        let px = &mut diff[i * 4..i * 4 + 4];
-        if d > CHANNEL_TOLERANCE {
-            differing += 1;
-            px.copy_from_slice(&[255, 0, 255, 255]);
-        } else {
-            // Faint copy of the expected image for orientation.
-            px.copy_from_slice(&[e[0] / 3, e[1] / 3, e[2] / 3, 255]);
-        }
-    }
-    let allowed = (f64::from(WIDTH * HEIGHT) * MAX_DIFFERING_FRACTION) as usize;
-    if differing > allowed {
-        let stem = path.with_extension("");
-        let actual_path = PathBuf::from(format!("{}-actual.png", stem.display()));
-        let diff_path = PathBuf::from(format!("{}-difference.png", stem.display()));
-        write_png(&actual_path, actual);
-        write_png(&diff_path, &diff);
-        panic!(
-            "{name}: {differing} pixels differ by more than {CHANNEL_TOLERANCE} (allowed {allowed}, worst {worst}); wrote {} and {}",
-            actual_path.display(),
-            diff_path.display()
-        );
-    }
 }
 
 /// Mean brightness and how many pixels are not plain water (bright or saturated).

@@ -152,12 +152,13 @@ describe('WebGPU (SwiftShader)', () => {
   test('?mode=canvas draws the Canvas-2D version', async () => {
     const { page, problems, context } = await open(browser, '/?mode=canvas');
     await waitRunning(page);
-    const state = await page.evaluate(() => ({ mode: window.candlefish.mode, stats: window.candlefish.stats() }));
+    const state = await page.evaluate(() => ({ mode: window.candlefish.mode, stats: window.candlefish.stats(), firstFrame: window.candlefish.firstFrameAt }));
     assert.equal(state.mode, 'canvas');
     assert.equal(state.stats.preset, 'canvas');
     assert.ok(state.stats.drawn > 50, `only ${state.stats.drawn} sprites drawn`);
     const px = await canvasPixels(page, 'canvas');
     assert.ok(px.lit > 0.01, `canvas scene not visible: ${px.lit}`);
+    results.canvas = { ...px, firstFrameMs: state.firstFrame, stats: state.stats };
     assert.deepEqual(problems, []);
     await context.close();
   });

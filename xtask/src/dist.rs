@@ -101,17 +101,24 @@ pub fn run(options: &Options) -> Result<()> {
     }
     fs::create_dir_all(&staging)?;
 
-    // The native tool builds the pack and renders the poster.
+    // The native tool builds the pack and renders the poster. CANDLEFISH_BIN reuses a
+    // binary already built (the test script's, whose feature set differs from a plain
+    // `cargo build` and would otherwise rebuild half the dependency tree).
     eprintln!("xtask: building the scene pack and the poster");
-    run_command(cargo().current_dir(&root).args([
-        "build",
-        "--locked",
-        "-p",
-        "candlefish-app",
-        "--bin",
-        "candlefish",
-    ]))?;
-    let candlefish = root.join("target/debug/candlefish");
+    let candlefish = match std::env::var_os("CANDLEFISH_BIN") {
+        Some(bin) => root.join(bin),
+        None => {
+            run_command(cargo().current_dir(&root).args([
+                "build",
+                "--locked",
+                "-p",
+                "candlefish-app",
+                "--bin",
+                "candlefish",
+            ]))?;
+            root.join("target/debug/candlefish")
+        }
+    };
     run_command(
         Command::new(&candlefish)
             .current_dir(&root)
