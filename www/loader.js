@@ -21,6 +21,8 @@ const page = {
   attempts: [],
   errors: [],
   downloads: [],
+  // requestAnimationFrame intervals (ms), for the browser benchmark.
+  intervals: [],
   timings: {},
   stats: () => (runtime ? JSON.parse(runtime.stats()) : null),
   // For the browser tests: a Rust panic must be reported, never silent.
@@ -85,7 +87,10 @@ function readHints() {
   const params = new URLSearchParams(location.search);
   const forced = params.get('mode');
   const preset = params.get('preset');
+  const fish = Number(params.get('fish'));
   return {
+    // A school size for benchmarks (?fish=N); 0 keeps the preset's.
+    fish: Number.isInteger(fish) && fish > 0 && fish <= 1000000 ? fish : 0,
     mode: MODES.includes(forced) ? forced : MODES.includes(hints.mode) ? hints.mode : null,
     forced: MODES.includes(forced),
     preset: PRESETS.includes(preset) ? preset : PRESETS.includes(hints.preset) ? hints.preset : 'quality',
@@ -196,8 +201,8 @@ async function start(mode, preset, reducedMotion) {
   const t0 = performance.now();
   const rt =
     mode === 'canvas'
-      ? module.startCanvas(c, packBytes, effectivePreset, reducedMotion)
-      : await module.startGpu(c, packBytes, effectivePreset, reducedMotion);
+      ? module.startCanvas(c, packBytes, effectivePreset, reducedMotion, hints.fish)
+      : await module.startGpu(c, packBytes, effectivePreset, reducedMotion, hints.fish);
   page.timings.init = Math.round(performance.now() - t0);
   if (mode !== 'canvas') {
     c.addEventListener('webglcontextlost', (e) => {
@@ -302,6 +307,9 @@ function tick(now) {
     recover(e?.message || String(e));
     return;
   }
+  if (page.lastTick) page.intervals.push(now - page.lastTick);
+  if (page.intervals.length > 2000) page.intervals.shift();
+  page.lastTick = now;
   if (!page.timings.firstFrame) {
     page.timings.firstFrame = Math.round(performance.now());
     page.firstFrameAt = page.timings.firstFrame;

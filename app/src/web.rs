@@ -40,10 +40,17 @@ fn parse_preset(preset: &str) -> Result<Preset, JsError> {
         .map_err(|e| JsError::new(&e.to_string()))
 }
 
-fn load_scene(pack_bytes: &[u8], preset: Preset) -> Result<Scene, JsError> {
+/// Most fish a page may ask for (`?fish=`), as the native CLI allows.
+const MAX_FISH: u32 = 1_000_000;
+
+fn load_scene(pack_bytes: &[u8], preset: Preset, fish: u32) -> Result<Scene, JsError> {
     let pack = pack::load(pack_bytes)
         .map_err(|e| JsError::new(&format!("the scene pack is unusable: {e}")))?;
-    pack.scene(preset)
+    let mut description = pack.description.for_preset(preset);
+    if fish > 0 {
+        description.fish = fish.min(MAX_FISH);
+    }
+    pack.into_scene_with(&description)
         .map_err(|e| JsError::new(&format!("the scene pack cannot be laid out: {e}")))
 }
 
@@ -55,16 +62,18 @@ fn orbit(reduced_motion: bool) -> OrbitCamera {
     orbit
 }
 
-/// Starts the GPU renderer of this bundle (WebGPU or WebGL2) on `canvas`.
+/// Starts the GPU renderer of this bundle (WebGPU or WebGL2) on `canvas`; `fish`
+/// overrides the preset's school size when non-zero.
 #[wasm_bindgen(js_name = startGpu)]
 pub async fn start_gpu(
     canvas: HtmlCanvasElement,
     pack_bytes: Vec<u8>,
     preset: String,
     reduced_motion: bool,
+    fish: u32,
 ) -> Result<Runtime, JsError> {
     let preset = parse_preset(&preset)?;
-    let scene = load_scene(&pack_bytes, preset)?;
+    let scene = load_scene(&pack_bytes, preset, fish)?;
     drop(pack_bytes);
     let size = (canvas.width().max(1), canvas.height().max(1));
     let backend = gpu::GpuBackend::new(canvas, scene, preset, size)
@@ -78,16 +87,17 @@ pub async fn start_gpu(
     ))
 }
 
-/// Starts the Canvas-2D renderer on `canvas`.
+/// Starts the Canvas-2D renderer on `canvas`; `fish` as for [`start_gpu`].
 #[wasm_bindgen(js_name = startCanvas)]
 pub fn start_canvas(
     canvas: HtmlCanvasElement,
     pack_bytes: Vec<u8>,
     preset: String,
     reduced_motion: bool,
+    fish: u32,
 ) -> Result<Runtime, JsError> {
     let preset = parse_preset(&preset)?;
-    let scene = load_scene(&pack_bytes, preset)?;
+    let scene = load_scene(&pack_bytes, preset, fish)?;
     drop(pack_bytes);
     let size = (canvas.width().max(1), canvas.height().max(1));
     let backend =
