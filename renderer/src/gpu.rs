@@ -566,6 +566,16 @@ impl GpuRenderer {
         index
     }
 
+    /// Hands each GPU time that has become available to `f(frame, ms)`, without
+    /// allocating (the per-frame path).
+    pub fn drain_gpu_times(&mut self, f: impl FnMut(u64, f32)) {
+        if let Some(timer) = self.timer.as_mut() {
+            // Lets finished map callbacks run (a no-op on the web, where the browser does).
+            let _ = self.device.poll(wgpu::PollType::Poll);
+            timer.drain_results(f);
+        }
+    }
+
     /// GPU times that have become available since the last call: `(frame, ms)`.
     pub fn take_gpu_times(&mut self) -> Vec<(u64, f32)> {
         self.timer

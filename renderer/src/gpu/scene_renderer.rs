@@ -107,9 +107,9 @@ impl SceneRenderer {
             &mut record,
         );
         self.timings.push(record);
-        for (frame, ms) in self.gpu.take_gpu_times() {
-            self.timings.set_gpu_ms(frame, ms);
-        }
+        let timings = &mut self.timings;
+        self.gpu
+            .drain_gpu_times(|frame, ms| timings.set_gpu_ms(frame, ms));
         record
     }
 

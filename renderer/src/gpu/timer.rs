@@ -129,6 +129,12 @@ impl GpuTimer {
     /// Results of slots that finished mapping: `(frame, gpu milliseconds)`.
     pub fn take_results(&mut self) -> Vec<(u64, f32)> {
         let mut out = Vec::new();
+        self.drain_results(|frame, ms| out.push((frame, ms)));
+        out
+    }
+
+    /// Hands each finished result to `f` (no allocation: the per-frame path).
+    pub fn drain_results(&mut self, mut f: impl FnMut(u64, f32)) {
         for slot in &self.slots {
             match slot.state.load(Ordering::Acquire) {
                 MAPPED => {
@@ -136,7 +142,7 @@ impl GpuTimer {
                         let stamps: [u64; 2] = bytemuck::pod_read_unaligned(&view[..16]);
                         drop(view);
                         let ticks = stamps[1].saturating_sub(stamps[0]);
-                        out.push((slot.frame, ticks as f32 * self.period_ns / 1.0e6));
+                        f(slot.frame, ticks as f32 * self.period_ns / 1.0e6);
                     }
                     slot.buffer.unmap();
                     slot.state.store(IDLE, Ordering::Release);
@@ -145,6 +151,5 @@ impl GpuTimer {
                 _ => {}
             }
         }
-        out
     }
 }
