@@ -18,16 +18,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use candlefish_renderer::gpu::{
-    AdapterPreference, OffscreenTarget, RendererOptions, SceneRenderer, headless_device,
-};
-
-use candlefish_renderer::{FrameRecord, RenderMode};
+use candlefish_renderer::FrameRecord;
+use candlefish_renderer::gpu::SceneRenderer;
 use clap::Args;
 use web_time::Instant;
 
 use crate::cli::SceneArgs;
-use crate::headless::camera_at;
+use crate::headless::{camera_at, offscreen_renderer};
 use crate::telemetry_feed::TelemetryFeed;
 
 /// Scene time advanced per frame, seconds.
@@ -101,25 +98,7 @@ pub struct Samples {
 
 /// Runs the harness.
 pub fn run(args: &BenchArgs) -> Result<()> {
-    let scene = args.scene.build_scene()?;
-    let (adapter, device, queue) = pollster::block_on(headless_device(
-        AdapterPreference::HighPerformance,
-        args.scene.adapter.as_deref(),
-    ))?;
-    let info = adapter.get_info();
-    let target = OffscreenTarget::new(&device, args.width, args.height);
-    let mut renderer = SceneRenderer::new(
-        &adapter,
-        device,
-        queue,
-        scene,
-        RendererOptions {
-            preset: args.scene.preset,
-            format: OffscreenTarget::FORMAT,
-            size: (args.width, args.height),
-            mode: RenderMode::Native,
-        },
-    )?;
+    let (mut renderer, target, info) = offscreen_renderer(&args.scene, args.width, args.height)?;
     let measures_gpu = renderer.gpu.measures_gpu_time();
     let mut feed = match &args.scene.telemetry {
         Some(url) => Some(TelemetryFeed::connect(

@@ -10,7 +10,7 @@ use candlefish_renderer::gpu::{
 };
 use candlefish_renderer::{OrbitCamera, RenderMode};
 
-use crate::cli::RenderArgs;
+use crate::cli::{RenderArgs, SceneArgs};
 
 /// The orbit camera at scene time `time`: the automatic orbit advanced from its
 /// start, so a given time always gives the same view.
@@ -20,28 +20,39 @@ pub fn camera_at(time: f32) -> OrbitCamera {
     orbit
 }
 
-/// Renders one frame and writes it as PNG.
-pub fn render(args: &RenderArgs) -> Result<()> {
-    let scene = args.scene.build_scene()?;
+/// The scene `scene_args` asks for, on the best native adapter, drawing into a
+/// `width` × `height` offscreen target: shared by `render` and `bench`.
+pub fn offscreen_renderer(
+    scene_args: &SceneArgs,
+    width: u32,
+    height: u32,
+) -> Result<(SceneRenderer, OffscreenTarget, wgpu::AdapterInfo)> {
+    let scene = scene_args.build_scene()?;
     let (adapter, device, queue) = pollster::block_on(headless_device(
         AdapterPreference::HighPerformance,
-        args.scene.adapter.as_deref(),
+        scene_args.adapter.as_deref(),
     ))?;
     let info = adapter.get_info();
     log::info!("adapter: {} ({:?})", info.name, info.backend);
-    let target = OffscreenTarget::new(&device, args.width, args.height);
-    let mut renderer = SceneRenderer::new(
+    let target = OffscreenTarget::new(&device, width, height);
+    let renderer = SceneRenderer::new(
         &adapter,
         device,
         queue,
         scene,
         RendererOptions {
-            preset: args.scene.preset,
+            preset: scene_args.preset,
             format: OffscreenTarget::FORMAT,
-            size: (args.width, args.height),
+            size: (width, height),
             mode: RenderMode::Native,
         },
     )?;
+    Ok((renderer, target, info))
+}
+
+/// Renders one frame and writes it as PNG.
+pub fn render(args: &RenderArgs) -> Result<()> {
+    let (mut renderer, target, info) = offscreen_renderer(&args.scene, args.width, args.height)?;
     renderer.gpu.debug_tiers = args.debug_lods;
     let camera = camera_at(args.time).camera(args.width as f32 / args.height as f32);
     let record = renderer.render_frame(args.time, &camera, target.view());
