@@ -54,6 +54,24 @@ fn load_scene(pack_bytes: &[u8], preset: Preset, fish: u32) -> Result<Scene, JsE
         .map_err(|e| JsError::new(&format!("the scene pack cannot be laid out: {e}")))
 }
 
+/// What both start functions need: the preset, the laid-out scene (the pack's bytes
+/// are released before the GPU or canvas work starts) and the canvas size.
+fn prepare(
+    canvas: &HtmlCanvasElement,
+    pack_bytes: Vec<u8>,
+    preset: &str,
+    fish: u32,
+) -> Result<(Preset, Scene, (u32, u32)), JsError> {
+    let preset = parse_preset(preset)?;
+    let scene = load_scene(&pack_bytes, preset, fish)?;
+    drop(pack_bytes);
+    Ok((
+        preset,
+        scene,
+        (canvas.width().max(1), canvas.height().max(1)),
+    ))
+}
+
 fn orbit(reduced_motion: bool) -> OrbitCamera {
     let mut orbit = OrbitCamera::default();
     if reduced_motion {
@@ -72,10 +90,7 @@ pub async fn start_gpu(
     reduced_motion: bool,
     fish: u32,
 ) -> Result<Runtime, JsError> {
-    let preset = parse_preset(&preset)?;
-    let scene = load_scene(&pack_bytes, preset, fish)?;
-    drop(pack_bytes);
-    let size = (canvas.width().max(1), canvas.height().max(1));
+    let (preset, scene, size) = prepare(&canvas, pack_bytes, &preset, fish)?;
     let backend = gpu::GpuBackend::new(canvas, scene, preset, size)
         .await
         .map_err(|e| JsError::new(&e))?;
@@ -96,10 +111,7 @@ pub fn start_canvas(
     reduced_motion: bool,
     fish: u32,
 ) -> Result<Runtime, JsError> {
-    let preset = parse_preset(&preset)?;
-    let scene = load_scene(&pack_bytes, preset, fish)?;
-    drop(pack_bytes);
-    let size = (canvas.width().max(1), canvas.height().max(1));
+    let (preset, scene, size) = prepare(&canvas, pack_bytes, &preset, fish)?;
     let backend =
         canvas2d::CanvasBackend::new(canvas, scene, preset).map_err(|e| JsError::new(&e))?;
     Ok(Runtime::new(

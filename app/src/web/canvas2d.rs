@@ -26,6 +26,8 @@ pub struct CanvasBackend {
     sprites: Vec<Sprite>,
     colours: Vec<MaterialColours>,
     water: [String; 2],
+    /// The water gradient for the current canvas height (rebuilt only on resize).
+    gradient: Option<(u32, web_sys::CanvasGradient)>,
     lod_threshold_px: f32,
     frame: u64,
     /// Recent frame timings (encode = drawing time).
@@ -101,6 +103,7 @@ impl CanvasBackend {
             sprites: Vec::new(),
             colours,
             water,
+            gradient: None,
             lod_threshold_px: preset.settings().lod_threshold_px,
             frame: 0,
             timings: FrameTimings::new(candlefish_renderer::gpu::TIMING_FRAMES),
@@ -139,6 +142,17 @@ impl CanvasBackend {
             &mut self.sprites,
         );
         let t = lap(t, &mut record, Phase::Upload);
+        if self
+            .gradient
+            .as_ref()
+            .is_none_or(|(height, _)| *height != h)
+        {
+            let g = self.ctx.create_linear_gradient(0.0, 0.0, 0.0, f64::from(h));
+            g.add_color_stop(0.0, &self.water[0])
+                .and_then(|()| g.add_color_stop(1.0, &self.water[1]))
+                .map_err(|_| "building the water gradient failed".to_owned())?;
+            self.gradient = Some((h, g));
+        }
         self.draw(time, w as f64, h as f64)
             .map_err(|_| "drawing on the 2D canvas failed".to_owned())?;
         lap(t, &mut record, Phase::Encode);
@@ -150,10 +164,10 @@ impl CanvasBackend {
         let ctx = &self.ctx;
         ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0)?;
         ctx.set_global_alpha(1.0);
-        let gradient = ctx.create_linear_gradient(0.0, 0.0, 0.0, h);
-        gradient.add_color_stop(0.0, &self.water[0])?;
-        gradient.add_color_stop(1.0, &self.water[1])?;
-        ctx.set_fill_style_canvas_gradient(&gradient);
+        match &self.gradient {
+            Some((_, gradient)) => ctx.set_fill_style_canvas_gradient(gradient),
+            None => ctx.set_fill_style_str(&self.water[1]),
+        }
         ctx.fill_rect(0.0, 0.0, w, h);
         for s in &self.sprites {
             let ppu = f64::from(s.pixels_per_unit);
