@@ -26,7 +26,7 @@ pub struct Options {
 impl Options {
     /// Parses `--out DIR`, `--release ID`, `--no-wasm-opt`.
     pub fn parse(args: &[String]) -> Result<Self> {
-        let root = workspace_root();
+        let root = crate::workspace_root();
         let mut options = Self {
             out: root.join("www/dist"),
             release: default_release(&root),
@@ -60,12 +60,6 @@ impl Options {
     }
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-}
-
 fn default_release(root: &Path) -> String {
     Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
@@ -94,7 +88,7 @@ fn cargo() -> Command {
 
 /// Builds the site.
 pub fn run(options: &Options) -> Result<()> {
-    let root = workspace_root();
+    let root = crate::workspace_root();
     let staging = root.join("target/dist-staging");
     if staging.exists() {
         fs::remove_dir_all(&staging).with_context(|| format!("clearing {}", staging.display()))?;

@@ -4,10 +4,15 @@
 //!   two wasm bundles (WebGPU-only, WebGL2) through wasm-bindgen and wasm-opt, the
 //!   scene pack, a poster frame, content-hashed names, `.br`/`.gz` next to each file,
 //!   a manifest for the server's preload headers, and a size report.
+//! - `cargo xtask glsl [--check]` writes the WebGL2 backend's GLSL ES 3.00, generated
+//!   by naga from `shaders/scene.wgsl`, to `app/src/web/webgl/shaders.rs` (`--check`:
+//!   fail when that file is stale).
 //! - `cargo xtask serve [server args…]` runs the site server on the built site.
 
 mod dist;
+mod glsl;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
@@ -26,6 +31,7 @@ fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("dist") => dist::run(&dist::Options::parse(&args[1..])?),
+        Some("glsl") => glsl::run(&args[1..]),
         Some("serve") => {
             let status = std::process::Command::new(env!("CARGO"))
                 .args([
@@ -44,7 +50,14 @@ fn run() -> Result<()> {
                 bail!("the server exited with {status}")
             }
         }
-        Some(other) => bail!("unknown task {other:?} (tasks: dist, serve)"),
-        None => bail!("usage: cargo xtask <dist|serve> [options]"),
+        Some(other) => bail!("unknown task {other:?} (tasks: dist, glsl, serve)"),
+        None => bail!("usage: cargo xtask <dist|glsl|serve> [options]"),
     }
+}
+
+/// The workspace root (this crate's parent folder).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
