@@ -1,9 +1,12 @@
 //! `cargo xtask`: Candlefish build tasks.
 //!
-//! - `cargo xtask dist [--out DIR] [--release ID]` builds the site into `www/dist`:
-//!   two wasm bundles (WebGPU-only, WebGL2) through wasm-bindgen and wasm-opt, the
-//!   scene pack, a poster frame, content-hashed names, `.br`/`.gz` next to each file,
-//!   a manifest for the server's preload headers, and a size report.
+//! - `cargo xtask dist [--out DIR] [--release ID] [--no-wasm-opt] [--no-size-gate]`
+//!   builds the site into `www/dist`: two wasm bundles (WebGPU-only, WebGL2) through
+//!   wasm-bindgen and wasm-opt, the scene pack, a poster frame, content-hashed names,
+//!   `.br`/`.gz` next to each file, a manifest for the server's preload headers, and a
+//!   size report (`size-report.json`). It fails when a first route (WebGPU, WebGL2,
+//!   Canvas 2D) is over 200 KB gzip or the WebGL2 bundle contains naga or wgpu-core;
+//!   `--no-size-gate` only warns then, for local iteration (CI never passes it).
 //! - `cargo xtask glsl [--check]` writes the WebGL2 backend's GLSL ES 3.00, generated
 //!   by naga from `shaders/scene.wgsl`, to `app/src/web/webgl/shaders.rs` (`--check`:
 //!   fail when that file is stale).
