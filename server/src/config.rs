@@ -62,6 +62,42 @@ pub struct Config {
     /// Distinct release labels kept; later releases are counted as `other`.
     #[arg(long, env = "CANDLEFISH_MAX_RELEASES", default_value_t = 32)]
     pub max_releases: usize,
+    /// Seconds a connection may take to send a complete request header, counted from
+    /// when it is ready for a request (accept, or the end of the previous response).
+    #[arg(long, env = "CANDLEFISH_HEADER_READ_TIMEOUT_S", default_value_t = 10.0)]
+    pub header_read_timeout_s: f64,
+    /// Seconds a connection may sit idle (no request in flight, no byte moving) before
+    /// it is closed.
+    #[arg(long, env = "CANDLEFISH_KEEP_ALIVE_TIMEOUT_S", default_value_t = 15.0)]
+    pub keep_alive_timeout_s: f64,
+    /// Seconds a request in flight may go without a byte read or written (a client that
+    /// stopped reading its response, a stalled handler) before the connection is closed.
+    #[arg(long, env = "CANDLEFISH_SEND_TIMEOUT_S", default_value_t = 30.0)]
+    pub send_timeout_s: f64,
+    /// Seconds allowed between two chunks of a request body.
+    #[arg(long, env = "CANDLEFISH_BODY_READ_TIMEOUT_S", default_value_t = 10.0)]
+    pub body_read_timeout_s: f64,
+    /// Seconds a beacon request may take from its header to the end of its body.
+    #[arg(long, env = "CANDLEFISH_BEACON_DEADLINE_S", default_value_t = 10.0)]
+    pub beacon_deadline_s: f64,
+    /// Concurrent connections on the site listener (lowered to fit the open-file limit).
+    #[arg(long, env = "CANDLEFISH_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Concurrent connections from one client IP (IPv6: one /64); trusted proxies are
+    /// exempt.
+    #[arg(long, env = "CANDLEFISH_MAX_CONNECTIONS_PER_IP", default_value_t = 128)]
+    pub max_connections_per_ip: usize,
+    /// Concurrent telemetry sockets, all clients together.
+    #[arg(long, env = "CANDLEFISH_MAX_SOCKETS", default_value_t = 1024)]
+    pub max_sockets: usize,
+    /// Ping and pong frames per second allowed on one telemetry socket (burst: five
+    /// times this, at least 5).
+    #[arg(long, env = "CANDLEFISH_CONTROL_MSG_RATE", default_value_t = 1.0)]
+    pub control_msg_rate: f64,
+    /// Also serve `/dashboard` and `/api/stats` on the public site listener. By default
+    /// they are served only on the private metrics listener.
+    #[arg(long, env = "CANDLEFISH_PUBLIC_DASHBOARD")]
+    pub public_dashboard: bool,
     /// Seconds to wait for connections to drain on shutdown.
     #[arg(long, env = "CANDLEFISH_SHUTDOWN_GRACE_S", default_value_t = 10.0)]
     pub shutdown_grace_s: f64,
@@ -86,8 +122,70 @@ impl Config {
         Duration::from_secs_f64(self.idle_timeout_s.clamp(0.05, 86_400.0))
     }
 
+    /// The header-read timeout.
+    pub fn header_read_timeout(&self) -> Duration {
+        seconds(self.header_read_timeout_s)
+    }
+
+    /// The keep-alive idle timeout.
+    pub fn keep_alive_timeout(&self) -> Duration {
+        seconds(self.keep_alive_timeout_s)
+    }
+
+    /// The send (no progress while a request is in flight) timeout.
+    pub fn send_timeout(&self) -> Duration {
+        seconds(self.send_timeout_s)
+    }
+
+    /// The longest gap between two request-body chunks.
+    pub fn body_read_timeout(&self) -> Duration {
+        seconds(self.body_read_timeout_s)
+    }
+
+    /// The whole-request deadline of a beacon.
+    pub fn beacon_deadline(&self) -> Duration {
+        seconds(self.beacon_deadline_s)
+    }
+
+    /// Checks what clap cannot: the allowed origins must be origins as browsers send
+    /// them, and the caps must leave room for each other.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for origin in &self.allowed_origins {
+            crate::origin::Origin::parse_allowed(origin)
+                .map_err(|_| ConfigError::AllowedOrigin(origin.clone()))?;
+        }
+        if self.max_connections == 0 || self.max_connections_per_ip == 0 {
+            return Err(ConfigError::Cap("connection caps must be at least 1"));
+        }
+        if self.max_connections_per_ip > self.max_connections
+            || self.max_sockets_per_ip > self.max_sockets
+        {
+            return Err(ConfigError::Cap(
+                "a per-IP cap must not exceed its global cap",
+            ));
+        }
+        Ok(())
+    }
+
     /// The shutdown grace period as a [`Duration`].
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs_f64(self.shutdown_grace_s.clamp(0.0, 3_600.0))
     }
+}
+
+/// A timeout flag in seconds as a [`Duration`]: at least 10 ms, at most a day, so that
+/// neither 0 nor a typo disables it.
+fn seconds(s: f64) -> Duration {
+    Duration::from_secs_f64(if s.is_finite() { s } else { 0.0 }.clamp(0.01, 86_400.0))
+}
+
+/// A configuration that parses but cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// An `--allowed-origins` entry is not `scheme://host[:port]`.
+    #[error("--allowed-origins: {0:?} is not an origin (scheme://host[:port], http or https)")]
+    AllowedOrigin(String),
+    /// Caps that contradict each other.
+    #[error("{0}")]
+    Cap(&'static str),
 }

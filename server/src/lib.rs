@@ -1,12 +1,14 @@
 //! Candlefish site and telemetry server.
 //!
-//! One binary, two listeners:
+//! One binary, two listeners, each driven by [`serve`] (connection caps, header-read,
+//! keep-alive and send timeouts):
 //! - the **site** listener (default 127.0.0.1:8080): static files with edge hints
 //!   ([`static_files`], [`edge`]), the telemetry WebSocket and beacon ([`telemetry`]),
-//!   the live dashboard and its JSON ([`dashboard`]); every response passes the
-//!   security-header and rate-limit middleware ([`security`]);
+//!   `/api/hints`; every response passes the security-header and rate-limit middleware
+//!   ([`security`]);
 //! - the **metrics** listener (default 127.0.0.1:9464, keep it private): Prometheus
-//!   `/metrics` ([`metrics`]).
+//!   `/metrics` ([`metrics`]), the live dashboard and `/api/stats` ([`dashboard`]; also
+//!   on the site with `--public-dashboard`).
 //!
 //! A telemetry message flows: socket/beacon → [`telemetry::ingest`] (per-IP rate,
 //! parse, validate) → [`AppState::record`] → cumulative Prometheus series and the
@@ -25,23 +27,29 @@ pub mod mime;
 pub mod origin;
 pub mod ratelimit;
 pub mod security;
+pub mod serve;
 pub mod static_files;
 pub mod telemetry;
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::http::header::{self, HeaderValue};
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::{Extensions, StatusCode, Version};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
+/// Connections the private metrics listener serves at once.
+const METRICS_MAX_CONNECTIONS: usize = 64;
 
 pub use config::Config;
 
@@ -62,8 +70,10 @@ pub struct AppState {
     pub window: aggregate::Window,
     /// Release-label cap.
     pub labels: labels::ReleaseLabels,
-    /// Open sockets per client IP key.
-    pub sockets: Mutex<HashMap<IpAddr, usize>>,
+    /// The `Origin` rules.
+    pub origins: origin::OriginPolicy,
+    /// Open telemetry sockets, per client IP key and in all.
+    pub sockets: Mutex<telemetry::ws::SocketTable>,
     /// Set to `true` to ask every socket task to close (1001) and finish.
     pub shutdown: watch::Sender<bool>,
 }
@@ -83,7 +93,8 @@ impl AppState {
             metrics: metrics::Metrics::default(),
             window: aggregate::Window::new(Duration::from_secs(60), 5),
             labels: labels::ReleaseLabels::new(config.max_releases),
-            sockets: Mutex::new(HashMap::new()),
+            origins: origin::OriginPolicy::new(&config),
+            sockets: Mutex::new(telemetry::ws::SocketTable::default()),
             shutdown: watch::Sender::new(false),
             site_root,
             config,
@@ -102,23 +113,55 @@ impl AppState {
     }
 }
 
-/// The public site router.
+/// The public site router: the page and assets, the hints and the telemetry
+/// endpoints (plus the dashboard with `--public-dashboard`).
+///
+/// Layers, outermost first: security headers and the request counter; client IP and
+/// the per-IP request rate; the body-read timeout (`tower-http`); on-the-fly compression
+/// of HTML (`tower-http`; the page is patched per request, so it has no precompressed
+/// variant, and the assets bring their own).
 pub fn site_router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/telemetry", get(telemetry::ws::handler))
         .route("/telemetry/beacon", post(telemetry::beacon::handler))
-        .route("/api/hints", get(dashboard::hints))
-        .route("/api/stats", get(dashboard::stats))
-        .route("/dashboard", get(dashboard::page))
-        .route("/dashboard/dashboard.js", get(dashboard::script))
-        .route("/dashboard/dashboard.css", get(dashboard::style))
+        .route("/api/hints", get(dashboard::hints));
+    if state.config.public_dashboard {
+        router = router.merge(dashboard_routes());
+    }
+    let compress_html = |status: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions| {
+        status == StatusCode::OK
+            && headers
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"text/html"))
+    };
+    router
         .fallback(static_files::serve_static)
+        // Brotli and gzip at quality 4: most of the gain of the top levels at a small
+        // fraction of the CPU, which matters when every page view is compressed anew.
+        .layer(
+            CompressionLayer::new()
+                .quality(CompressionLevel::Precise(4))
+                .compress_when(compress_html),
+        )
+        .layer(RequestBodyTimeoutLayer::new(
+            state.config.body_read_timeout(),
+        ))
         .layer(from_fn_with_state(state.clone(), security::client_ip_layer))
         .layer(from_fn_with_state(state.clone(), security::security_layer))
         .with_state(state)
 }
 
-/// The private metrics router.
+/// The live dashboard, its assets and `/api/stats`.
+fn dashboard_routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/stats", get(dashboard::stats))
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard/dashboard.js", get(dashboard::script))
+        .route("/dashboard/dashboard.css", get(dashboard::style))
+}
+
+/// The private metrics router: Prometheus `/metrics`, the live dashboard and
+/// `/api/stats`.
 pub fn metrics_router(state: Arc<AppState>) -> Router {
     Router::new()
         .route(
@@ -132,11 +175,17 @@ pub fn metrics_router(state: Arc<AppState>) -> Router {
                         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
                     );
                     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                    security::apply_security_headers(h);
                     r
                 },
             ),
         )
+        .merge(dashboard_routes())
+        .layer(axum::middleware::map_response(
+            |mut r: Response| async move {
+                security::apply_security_headers(r.headers_mut());
+                r
+            },
+        ))
         .with_state(state)
 }
 
@@ -151,6 +200,9 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The configuration contradicts itself.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
 }
 
 /// A running server.
@@ -176,48 +228,58 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError>
 }
 
 impl Server {
-    /// Binds both listeners and starts serving in background tasks.
-    pub async fn start(config: Config) -> Result<Self, StartError> {
+    /// Binds both listeners and starts serving in background tasks. The connection
+    /// cap is lowered to fit the open-file limit if needed (after raising the soft limit
+    /// to the hard one).
+    pub async fn start(mut config: Config) -> Result<Self, StartError> {
+        config.validate()?;
+        config.max_connections = serve::fit_to_fd_limit(config.max_connections);
+        config.max_connections_per_ip = config.max_connections_per_ip.min(config.max_connections);
         let (site_listener, site_addr) = bind(SocketAddr::new(config.host, config.port)).await?;
         let (metrics_listener, metrics_addr) = bind(config.metrics_addr).await?;
         let state = Arc::new(AppState::new(config));
-        let stop = |state: &Arc<AppState>| {
-            let mut rx = state.shutdown.subscribe();
-            async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            }
+        let c = &state.config;
+        let site_limits = serve::Limits {
+            max_connections: c.max_connections,
+            max_per_ip: Some(c.max_connections_per_ip),
+            trusted_proxies: c.trusted_proxies.clone(),
+            header_read_timeout: c.header_read_timeout(),
+            keep_alive_timeout: c.keep_alive_timeout(),
+            send_timeout: c.send_timeout(),
+            grace: c.shutdown_grace(),
         };
-        let site_app =
-            site_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let site_stop = stop(&state);
-        let site = tokio::spawn(async move {
-            if let Err(e) = axum::serve(site_listener, site_app)
-                .with_graceful_shutdown(site_stop)
-                .await
-            {
-                tracing::error!(error = %e, "site listener failed");
-            }
+        let metrics_limits = serve::Limits {
+            max_connections: METRICS_MAX_CONNECTIONS,
+            max_per_ip: None,
+            ..site_limits.clone()
+        };
+        let site = tokio::spawn(serve::serve(
+            site_listener,
+            site_router(state.clone()),
+            site_limits,
+            Some(state.clone()),
+            state.shutdown.subscribe(),
+        ));
+        // The metrics listener outlives the site's drain so a last scrape still works;
+        // it stops once every socket is closed.
+        let (metrics_stop, metrics_stop_rx) = watch::channel(false);
+        let drain_state = state.clone();
+        tokio::spawn(async move {
+            let _ = drain_state
+                .shutdown
+                .subscribe()
+                .wait_for(|stop| *stop)
+                .await;
+            wait_drained(&drain_state, drain_state.config.shutdown_grace()).await;
+            metrics_stop.send_replace(true);
         });
-        let metrics_app = metrics_router(state.clone());
-        let metrics_state = state.clone();
-        let metrics = tokio::spawn(async move {
-            // The metrics listener outlives the site's drain so a last scrape still works;
-            // it stops once every socket is closed.
-            let stop = async move {
-                let _ = metrics_state
-                    .shutdown
-                    .subscribe()
-                    .wait_for(|stop| *stop)
-                    .await;
-                wait_drained(&metrics_state, metrics_state.config.shutdown_grace()).await;
-            };
-            if let Err(e) = axum::serve(metrics_listener, metrics_app)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::error!(error = %e, "metrics listener failed");
-            }
-        });
+        let metrics = tokio::spawn(serve::serve(
+            metrics_listener,
+            metrics_router(state.clone()),
+            metrics_limits,
+            None,
+            metrics_stop_rx,
+        ));
         Ok(Self {
             site_addr,
             metrics_addr,

@@ -9,6 +9,9 @@ use serde::Deserialize;
 /// Most preload entries turned into `Link` values.
 pub const MAX_PRELOADS: usize = 16;
 
+/// The largest `manifest.json` read (it is read on every HTML request).
+pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
+
 /// The manifest file.
 #[derive(Debug, Deserialize)]
 pub struct Manifest {
@@ -76,7 +79,16 @@ pub fn link_header(manifest: &Manifest) -> Option<String> {
 /// Reads `root/manifest.json` (on every HTML request, so a redeploy needs no restart)
 /// and returns the `Link` header; `None` when absent or invalid.
 pub async fn preload_link(root: &Path) -> Option<String> {
-    let bytes = tokio::fs::read(root.join("manifest.json")).await.ok()?;
+    let (path, meta) =
+        crate::static_files::contained_file(root, &root.join("manifest.json")).await?;
+    if meta.len() > MAX_MANIFEST_BYTES {
+        tracing::warn!(
+            bytes = meta.len(),
+            "manifest.json is too large; no preload links"
+        );
+        return None;
+    }
+    let bytes = tokio::fs::read(path).await.ok()?;
     match serde_json::from_slice::<Manifest>(&bytes) {
         Ok(m) => link_header(&m),
         Err(e) => {

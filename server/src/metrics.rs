@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use axum::http::StatusCode;
 
 use crate::labels::SeriesKey;
+use crate::serve::Cap;
 use crate::telemetry::Reason;
 use crate::telemetry::protocol::ErrorKind;
 use crate::telemetry::validate::{CPU_PHASES, Observation};
@@ -66,6 +67,8 @@ pub struct Metrics {
     connections: AtomicI64,
     http: [AtomicU64; 5],
     http_rate_limited: AtomicU64,
+    http_connections: AtomicI64,
+    connections_refused: [AtomicU64; 2],
     series: Mutex<HashMap<SeriesKey, Series>>,
 }
 
@@ -141,6 +144,21 @@ impl Metrics {
     /// Counts a request refused by the HTTP rate limit.
     pub fn count_http_rate_limited(&self) {
         self.http_rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adjusts the open-connection gauge of the site listener.
+    pub fn http_connections_add(&self, delta: i64) {
+        self.http_connections.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// Counts a connection refused (503) by a connection cap.
+    pub fn count_connection_refused(&self, cap: Cap) {
+        self.connections_refused[cap as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Open connections on the site listener (sockets included).
+    pub fn http_connections(&self) -> i64 {
+        self.http_connections.load(Ordering::Relaxed)
     }
 
     /// Accepted messages so far.
@@ -250,6 +268,31 @@ impl Metrics {
             "candlefish_http_rate_limited_total {}",
             self.http_rate_limited.load(Ordering::Relaxed)
         );
+        header(
+            &mut out,
+            "candlefish_http_connections",
+            "gauge",
+            "Open connections on the site listener, telemetry sockets included.",
+        );
+        let _ = writeln!(
+            out,
+            "candlefish_http_connections {}",
+            self.http_connections()
+        );
+        header(
+            &mut out,
+            "candlefish_http_connections_refused_total",
+            "counter",
+            "Connections answered 503 by a connection cap.",
+        );
+        for cap in [Cap::Global, Cap::PerIp] {
+            let _ = writeln!(
+                out,
+                "candlefish_http_connections_refused_total{{cap=\"{}\"}} {}",
+                cap.as_str(),
+                self.connections_refused[cap as usize].load(Ordering::Relaxed)
+            );
+        }
 
         let map = self
             .series

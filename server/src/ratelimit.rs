@@ -1,77 +1,62 @@
-//! Token-bucket rate limiting, per key (client IP) or per connection.
+//! Rate limiting with `governor` (GCRA, equivalent to a token bucket of `burst` tokens
+//! refilled at `rate` per second): per key (client IP) or per connection.
 //!
-//! A bucket holds up to `burst` tokens and refills at `rate` tokens per second; each
-//! request takes one. The keyed limiter keeps one bucket per key in a mutex-guarded map
-//! and sweeps out full (idle) buckets now and then so the map stays bounded by the
-//! number of recently active clients.
+//! The keyed limiter sweeps out the state of keys that are back to a full burst every
+//! [`SWEEP_EVERY`] checks, so its memory stays bounded by the recently active clients.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
-/// One token bucket.
-#[derive(Debug, Clone)]
-pub struct Bucket {
-    tokens: f64,
-    burst: f64,
-    rate: f64,
-    updated: Instant,
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
+
+/// Checks between sweeps of idle keys.
+pub const SWEEP_EVERY: u32 = 4096;
+
+/// The quota for `rate` per second with a burst of `burst`: rates are clamped to
+/// [1 per day, 1e9 per second] and bursts to [1, `u32::MAX`].
+fn quota(rate: f64, burst: f64) -> Quota {
+    let rate = if rate.is_finite() { rate } else { 1e9 };
+    let period = Duration::from_secs_f64(1.0 / rate.clamp(1.0 / 86_400.0, 1e9));
+    let burst =
+        NonZeroU32::new(burst.clamp(1.0, f64::from(u32::MAX)) as u32).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
+        .allow_burst(burst)
 }
 
-impl Bucket {
-    /// A full bucket of `burst` tokens refilling at `rate` tokens per second.
-    pub fn new(rate: f64, burst: f64, now: Instant) -> Self {
-        let burst = burst.max(1.0);
+/// One rate limit (for one connection).
+#[derive(Debug)]
+pub struct Limiter {
+    inner: DefaultDirectRateLimiter,
+}
+
+impl Limiter {
+    /// `rate` per second with a burst of `burst`.
+    pub fn new(rate: f64, burst: f64) -> Self {
         Self {
-            tokens: burst,
-            burst,
-            rate: rate.max(f64::MIN_POSITIVE),
-            updated: now,
+            inner: DefaultDirectRateLimiter::direct(quota(rate, burst)),
         }
     }
 
-    fn refill(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        self.updated = now;
-    }
-
-    /// Takes one token. `Err` carries how long until a token is available.
-    pub fn take(&mut self, now: Instant) -> Result<(), Duration> {
-        self.refill(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            let wait = (1.0 - self.tokens) / self.rate;
-            Err(Duration::from_secs_f64(wait.min(86_400.0)))
-        }
-    }
-
-    fn is_full(&mut self, now: Instant) -> bool {
-        self.refill(now);
-        self.tokens >= self.burst
+    /// Takes one unit. `Err` carries how long until the next is available.
+    pub fn check(&self) -> Result<(), Duration> {
+        self.inner
+            .check()
+            .map_err(|n| n.wait_time_from(self.inner.clock().now()))
     }
 }
 
-/// Token buckets keyed by `K`, created full on first use.
+/// Rate limits keyed by `K`, each starting with a full burst.
 #[derive(Debug)]
-pub struct KeyedLimiter<K> {
-    rate: f64,
-    burst: f64,
-    inner: Mutex<Inner<K>>,
+pub struct KeyedLimiter<K: Hash + Eq + Clone> {
+    inner: DefaultKeyedRateLimiter<K>,
+    clock: DefaultClock,
+    checks: AtomicU32,
 }
-
-#[derive(Debug)]
-struct Inner<K> {
-    buckets: HashMap<K, Bucket>,
-    calls_since_sweep: u32,
-}
-
-/// Calls between sweeps of full buckets.
-const SWEEP_EVERY: u32 = 4096;
 
 impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     /// `limit` requests per `period`, with a burst of the whole `limit`.
@@ -82,46 +67,33 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
 
     /// `rate` requests per second with a burst of `burst`.
     pub fn new(rate: f64, burst: f64) -> Self {
+        let inner = DefaultKeyedRateLimiter::keyed(quota(rate, burst));
         Self {
-            rate,
-            burst,
-            inner: Mutex::new(Inner {
-                buckets: HashMap::new(),
-                calls_since_sweep: 0,
-            }),
+            clock: inner.clock().clone(),
+            inner,
+            checks: AtomicU32::new(0),
         }
     }
 
-    /// Takes one token for `key`. `Err` carries how long until the next is available.
+    /// Takes one unit for `key`. `Err` carries how long until the next is available.
     pub fn check(&self, key: &K) -> Result<(), Duration> {
-        let now = Instant::now();
-        // A poisoned lock only means another thread panicked mid-update of plain numbers.
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.calls_since_sweep += 1;
-        if inner.calls_since_sweep >= SWEEP_EVERY {
-            inner.calls_since_sweep = 0;
-            inner.buckets.retain(|_, b| !b.is_full(now));
+        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            self.inner.retain_recent();
+            self.inner.shrink_to_fit();
         }
-        let (rate, burst) = (self.rate, self.burst);
-        inner
-            .buckets
-            .entry(key.clone())
-            .or_insert_with(|| Bucket::new(rate, burst, now))
-            .take(now)
-    }
-
-    /// Number of buckets held (for tests and metrics).
-    pub fn len(&self) -> usize {
         self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .buckets
-            .len()
+            .check_key(key)
+            .map_err(|n| n.wait_time_from(self.clock.now()))
     }
 
-    /// Whether no bucket is held.
+    /// Number of keys held (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Whether no key is held.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.inner.is_empty()
     }
 }
 
@@ -143,7 +115,7 @@ pub fn ip_key(ip: IpAddr) -> IpAddr {
 
 /// `Retry-After` seconds for a wait: whole seconds, at least 1.
 pub fn retry_after_secs(wait: Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 #[cfg(test)]
@@ -151,15 +123,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bucket_allows_burst_then_refuses() {
-        let now = Instant::now();
-        let mut b = Bucket::new(1.0, 3.0, now);
-        assert!(b.take(now).is_ok());
-        assert!(b.take(now).is_ok());
-        assert!(b.take(now).is_ok());
-        let wait = b.take(now).unwrap_err();
+    fn limiter_allows_burst_then_refuses() {
+        let l = Limiter::new(1.0, 3.0);
+        assert!(l.check().is_ok());
+        assert!(l.check().is_ok());
+        assert!(l.check().is_ok());
+        let wait = l.check().unwrap_err();
         assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1));
-        assert!(b.take(now + Duration::from_secs(1)).is_ok());
     }
 
     #[test]
@@ -167,9 +137,23 @@ mod tests {
         let l = KeyedLimiter::per_period(2, Duration::from_secs(300));
         assert!(l.check(&1).is_ok());
         assert!(l.check(&1).is_ok());
-        assert!(l.check(&1).is_err());
+        let wait = l.check(&1).unwrap_err();
+        assert!(wait > Duration::from_secs(140) && wait <= Duration::from_secs(150));
         assert!(l.check(&2).is_ok());
         assert_eq!(l.len(), 2);
+    }
+
+    #[test]
+    fn extreme_rates_do_not_panic() {
+        for (rate, burst) in [
+            (0.0, 0.0),
+            (1e12, 2e12),
+            (f64::NAN, f64::INFINITY),
+            (-1.0, -5.0),
+        ] {
+            let l = Limiter::new(rate, burst);
+            assert!(l.check().is_ok());
+        }
     }
 
     #[test]
@@ -185,5 +169,6 @@ mod tests {
     fn retry_after_rounds_up() {
         assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
         assert_eq!(retry_after_secs(Duration::from_secs(2)), 2);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
     }
 }

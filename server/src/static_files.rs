@@ -1,26 +1,33 @@
 //! Static site delivery from the site directory.
 //!
 //! - The request path is percent-decoded and split into segments; `..`, `.`, empty
-//!   segments, dot-files, backslashes, NUL, `:` and absolute paths are refused (400), and
-//!   the resolved file must canonicalise to a path inside the site root (symlinks
-//!   cannot escape it).
+//!   segments, dot-files, backslashes, NUL, `:` and absolute paths are refused (400).
+//! - Every file opened (the page, an asset, a precompressed variant, the manifest) must
+//!   canonicalise to a regular file inside the canonical site root ([`contained_file`]):
+//!   no symlink leads out.
 //! - `/` and paths ending in `/` serve `index.html`.
+//! - Assets are streamed from the file in 64 KiB chunks (`tower-http` `ServeFile`), with
+//!   `Range` (one range; `If-Range` honoured with the ETag), `HEAD` and
+//!   `If-Modified-Since`. Memory per request does not grow with the file.
 //! - Precompressed `NAME.br` / `NAME.gz` next to `NAME` are served when the client's
 //!   `Accept-Encoding` allows them (brotli first), with `Vary: Accept-Encoding`.
-//!   HTML is patched with the edge hints (see [`crate::edge`]) and served identity-encoded.
+//! - HTML is patched with the edge hints (see [`crate::edge`]) per request, so it is
+//!   compressed on the fly (the site router's `CompressionLayer`) and its ETag is weak.
 //! - `Cache-Control: public, max-age=31536000, immutable` for content-hashed names
-//!   (see [`is_hashed_name`]) on 200 and 304 only; `no-cache` for everything else.
-//! - Strong `ETag` from size, modification time and encoding; `If-None-Match` → 304.
+//!   (see [`is_hashed_name`]) on successes and 304 only; `no-cache` for everything else.
+//! - `ETag` from size, modification time and encoding; `If-None-Match` → 304.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use tower::ServiceExt as _;
+use tower_http::services::ServeFile;
 
 use crate::AppState;
 use crate::edge::{self, Hints};
@@ -149,37 +156,30 @@ fn status(code: StatusCode, msg: &'static str) -> Response {
 }
 
 /// The site fallback handler: serves files from the site directory.
-pub async fn serve_static(
-    State(state): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+pub async fn serve_static(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let method = req.method();
     if method != Method::GET && method != Method::HEAD {
         let mut r = status(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
         r.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
-    let segments = match sanitize_path(uri.path()) {
+    let segments = match sanitize_path(req.uri().path()) {
         Ok(s) => s,
         Err(_) => return status(StatusCode::BAD_REQUEST, "bad path\n"),
     };
-    let Some(file) = resolve(&state.site_root, &segments).await else {
+    let mut path = state.site_root.clone();
+    path.extend(&segments);
+    let Some((file, meta)) = contained_file(&state.site_root, &path).await else {
         return status(StatusCode::NOT_FOUND, "not found\n");
     };
     let name = segments.last().map_or("", String::as_str);
-    let is_html = name.ends_with(".html");
-    match serve_file(
-        &state.site_root,
-        &file,
-        name,
-        is_html,
-        uri.query(),
-        &headers,
-    )
-    .await
-    {
+    let result = if name.ends_with(".html") && meta.len() <= MAX_PATCHED_HTML {
+        serve_html(&state.site_root, &file, &meta, req).await
+    } else {
+        serve_asset(&state.site_root, &file, name, req).await
+    };
+    match result {
         Ok(response) => response,
         Err(e) => {
             tracing::warn!(path = %file.display(), error = %e, "static read failed");
@@ -188,95 +188,149 @@ pub async fn serve_static(
     }
 }
 
-/// Joins the segments onto the root and checks the canonical result stays inside it.
-async fn resolve(root: &Path, segments: &[String]) -> Option<PathBuf> {
-    let mut path = root.to_path_buf();
-    path.extend(segments);
-    let canonical = tokio::fs::canonicalize(&path).await.ok()?;
+/// The largest HTML file patched with the hints (read whole, per request); a larger
+/// one is streamed as it is.
+pub const MAX_PATCHED_HTML: u64 = 1024 * 1024;
+
+/// Canonicalises `path` and returns it with its metadata if it is a regular file
+/// inside `root` (itself canonical). Every file the site serves or reads goes through
+/// this, precompressed variants and the manifest included, so no symlink leads out.
+pub async fn contained_file(root: &Path, path: &Path) -> Option<(PathBuf, std::fs::Metadata)> {
+    let canonical = tokio::fs::canonicalize(path).await.ok()?;
+    if !canonical.starts_with(root) {
+        tracing::warn!(path = %path.display(), "refused: resolves outside the site root");
+        return None;
+    }
     let meta = tokio::fs::metadata(&canonical).await.ok()?;
-    (canonical.starts_with(root) && meta.is_file()).then_some(canonical)
+    meta.is_file().then_some((canonical, meta))
 }
 
-async fn serve_file(
+/// Picks the representation of `file` to send: the first precompressed variant the
+/// client accepts that exists inside the root, else the file itself.
+async fn choose_variant(
+    root: &Path,
+    file: &Path,
+    headers: &HeaderMap,
+) -> std::io::Result<(PathBuf, std::fs::Metadata, Option<&'static str>)> {
+    for coding in accepted_encodings(headers) {
+        let ext = if coding == "br" { "br" } else { "gz" };
+        let mut variant = file.as_os_str().to_owned();
+        variant.push(format!(".{ext}"));
+        if let Some((path, meta)) = contained_file(root, Path::new(&variant)).await {
+            return Ok((path, meta, Some(coding)));
+        }
+    }
+    let meta = tokio::fs::metadata(file).await?;
+    Ok((file.to_path_buf(), meta, None))
+}
+
+/// A static asset, streamed by `tower-http`'s `ServeFile` in 64 KiB chunks (so memory per
+/// request stays bounded), with `Range`, `HEAD` and `If-Modified-Since`. What it does
+/// not do is done here: which file to open (the variant choice with its containment
+/// check; `ServeDir` opens `NAME.gz` without one), the `ETag` and `If-None-Match`,
+/// `If-Range`, and the cache headers.
+async fn serve_asset(
     root: &Path,
     file: &Path,
     name: &str,
-    is_html: bool,
-    query: Option<&str>,
-    headers: &HeaderMap,
+    req: Request,
 ) -> std::io::Result<Response> {
-    let mime = mime_for(name);
+    let (path, meta, encoding) = choose_variant(root, file, req.headers()).await?;
+    let etag = match encoding {
+        Some(coding) => format!("\"{}-{}\"", stamp(&meta), ext_of(coding)),
+        None => format!("\"{}\"", stamp(&meta)),
+    };
     let hashed = is_hashed_name(name);
-    let cache = if hashed {
+    if etag_matches(req.headers(), &etag) {
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        finish_headers(r.headers_mut(), &etag, hashed);
+        return Ok(r);
+    }
+    let (mut parts, body) = req.into_parts();
+    let h = &mut parts.headers;
+    // RFC 9110 §13.1.3: If-Modified-Since is ignored when If-None-Match is present.
+    if h.contains_key(header::IF_NONE_MATCH) {
+        h.remove(header::IF_MODIFIED_SINCE);
+    }
+    // ServeFile ignores If-Range; honour it here: a range only if the tag still matches
+    // (a date is not a strong enough validator for us, so it means "send it all").
+    if let Some(if_range) = h.remove(header::IF_RANGE)
+        && if_range.as_bytes() != etag.as_bytes()
+    {
+        h.remove(header::RANGE);
+    }
+    let req = Request::from_parts(parts, body);
+    let mime = mime_for(name);
+    let response = ServeFile::new_with_mime(&path, &mime)
+        .oneshot(req)
+        .await
+        .unwrap_or_else(|e| match e {});
+    let mut response = response.map(Body::new);
+    let status = response.status();
+    let h = response.headers_mut();
+    if let Some(coding) = encoding
+        && (status.is_success() || status == StatusCode::NOT_MODIFIED)
+    {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+    }
+    let cacheable = status.is_success() || status == StatusCode::NOT_MODIFIED;
+    finish_headers(h, &etag, hashed && cacheable);
+    if !cacheable {
+        h.remove(header::ETAG);
+    }
+    Ok(response)
+}
+
+fn ext_of(coding: &str) -> &'static str {
+    if coding == "br" { "br" } else { "gz" }
+}
+
+/// `ETag`, `Cache-Control` and `Vary` of a file response.
+fn finish_headers(h: &mut HeaderMap, etag: &str, immutable: bool) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    let cache = if immutable {
         CACHE_IMMUTABLE
     } else {
         CACHE_REVALIDATE
     };
-    let mut hints = None;
-    let (body, etag, encoding) = if is_html {
-        let h = edge::choose_hints(headers, query);
-        hints = Some(h);
-        let meta = tokio::fs::metadata(file).await?;
-        let html = edge::patch_html(&tokio::fs::read(file).await?, h);
-        let etag = format!(
-            "\"{}-{}-{}\"",
-            stamp(&meta),
-            h.mode.as_str(),
-            h.preset.as_str()
-        );
-        (html, etag, None)
-    } else {
-        let mut chosen = None;
-        for coding in accepted_encodings(headers) {
-            let ext = if coding == "br" { "br" } else { "gz" };
-            let mut variant = file.as_os_str().to_owned();
-            variant.push(format!(".{ext}"));
-            let variant = PathBuf::from(variant);
-            if let Ok(meta) = tokio::fs::metadata(&variant).await
-                && meta.is_file()
-            {
-                chosen = Some((variant, meta, coding, ext));
-                break;
-            }
-        }
-        match chosen {
-            Some((variant, meta, coding, ext)) => {
-                let etag = format!("\"{}-{ext}\"", stamp(&meta));
-                (tokio::fs::read(&variant).await?, etag, Some(coding))
-            }
-            None => {
-                let meta = tokio::fs::metadata(file).await?;
-                (
-                    tokio::fs::read(file).await?,
-                    format!("\"{}\"", stamp(&meta)),
-                    None,
-                )
-            }
-        }
-    };
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+}
 
-    let not_modified = etag_matches(headers, &etag);
-    let mut response = if not_modified {
+/// An HTML page, read whole and patched with the edge hints for this request. The
+/// patch differs per request, so no precompressed variant can exist: the response is
+/// compressed on the fly by the site router's `CompressionLayer`, and its `ETag` is weak
+/// (the same tag covers each content coding of the same patched page).
+async fn serve_html(
+    root: &Path,
+    file: &Path,
+    meta: &std::fs::Metadata,
+    req: Request,
+) -> std::io::Result<Response> {
+    let headers = req.headers();
+    let hints = edge::choose_hints(headers, req.uri().query());
+    let etag = format!(
+        "W/\"{}-{}-{}\"",
+        stamp(meta),
+        hints.mode.as_str(),
+        hints.preset.as_str()
+    );
+    let mut response = if etag_matches(headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut r = Response::new(Body::from(body));
-        r.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-        if let Some(coding) = encoding {
-            r.headers_mut()
-                .insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
-        }
+        let html = edge::patch_html(&tokio::fs::read(file).await?, hints);
+        let mut r = Response::new(Body::from(html));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
         r
     };
     let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if let Some(hints) = hints {
-        apply_html_headers(root, hints, h).await;
-    }
+    finish_headers(h, &etag, false);
+    apply_html_headers(root, hints, h).await;
     Ok(response)
 }
 

@@ -55,11 +55,14 @@ pub enum Reason {
     /// A beacon with a content type other than text/plain or application/json.
     #[error("unsupported content type")]
     ContentType,
+    /// A beacon body not received within the beacon deadline or the body-read timeout.
+    #[error("body not received in time")]
+    Timeout,
 }
 
 impl Reason {
     /// Every reason, in metric order.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::InvalidJson,
         Self::Schema,
         Self::NonFinite,
@@ -73,6 +76,7 @@ impl Reason {
         Self::TooManySockets,
         Self::IdleTimeout,
         Self::ContentType,
+        Self::Timeout,
     ];
 
     /// The metric label.
@@ -91,6 +95,7 @@ impl Reason {
             Self::TooManySockets => "too_many_sockets",
             Self::IdleTimeout => "idle_timeout",
             Self::ContentType => "content_type",
+            Self::Timeout => "timeout",
         }
     }
 
@@ -100,7 +105,11 @@ impl Reason {
         match self {
             Self::Oversize => 1009,
             Self::Binary => 1003,
-            Self::RateLimited | Self::Origin | Self::TooManySockets | Self::ContentType => 1008,
+            Self::RateLimited
+            | Self::Origin
+            | Self::TooManySockets
+            | Self::ContentType
+            | Self::Timeout => 1008,
             Self::IdleTimeout => 1000,
             _ => 1007,
         }

@@ -15,10 +15,9 @@ async fn headers_on_every_route() {
         ("GET", "/app.0123abcd.js", 200),
         ("GET", "/missing.html", 404),
         ("GET", "/a%5cb", 400),
-        ("GET", "/dashboard", 200),
-        ("GET", "/dashboard/dashboard.js", 200),
-        ("GET", "/dashboard/dashboard.css", 200),
-        ("GET", "/api/stats", 200),
+        ("GET", "/dashboard", 404),
+        ("GET", "/dashboard/dashboard.js", 404),
+        ("GET", "/api/stats", 404),
         ("GET", "/api/hints", 200),
         ("GET", "/telemetry", 400),
         ("POST", "/telemetry/beacon", 400),
@@ -36,6 +35,52 @@ async fn headers_on_every_route() {
     }
     let m = c.get(&t.metrics_url).send().await.unwrap();
     assert_eq!(m.headers()["x-content-type-options"], "nosniff");
+}
+
+/// The dashboard and `/api/stats` are private by default: served on the metrics
+/// listener only, unless `--public-dashboard`.
+#[tokio::test]
+async fn dashboard_is_private_unless_asked() {
+    let t = start(test_config()).await;
+    let c = client();
+    for path in [
+        "/dashboard",
+        "/dashboard/dashboard.js",
+        "/dashboard/dashboard.css",
+        "/api/stats",
+        "/metrics",
+    ] {
+        let public = c.get(format!("{}{path}", t.base)).send().await.unwrap();
+        assert_eq!(public.status(), 404, "public {path}");
+        let private = c
+            .get(format!("{}{path}", t.private_base()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(private.status(), 200, "private {path}");
+        assert_security_headers(private.headers(), path);
+    }
+    let stats = c
+        .get(format!("{}/api/stats", t.private_base()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&stats).unwrap();
+    assert!(stats["totals"]["rejections"].is_object());
+
+    let open = start(candlefish_server::Config {
+        public_dashboard: true,
+        ..test_config()
+    })
+    .await;
+    for path in ["/dashboard", "/api/stats"] {
+        let r = c.get(format!("{}{path}", open.base)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path} with --public-dashboard");
+        assert_security_headers(r.headers(), path);
+    }
 }
 
 #[tokio::test]

@@ -146,7 +146,7 @@ async fn happy_path_reaches_metrics_and_stats() {
 
     let stats: serde_json::Value = serde_json::from_slice(
         &client()
-            .get(format!("{}/api/stats", t.base))
+            .get(format!("{}/api/stats", t.private_base()))
             .send()
             .await
             .unwrap()

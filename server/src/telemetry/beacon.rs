@@ -1,7 +1,8 @@
 //! `POST /telemetry/beacon`: the HTTP fallback for `navigator.sendBeacon` on
 //! `pagehide`. One message per request, validated by the same [`super::ingest`] as the
 //! socket. Answers 204 (accepted), 400 with `{"error":reason}`, 403 (origin),
-//! 413 (too big), 415 (content type) or 429 (rate limit, with `Retry-After`).
+//! 408 (body not received in time), 413 (too big), 415 (content type) or 429 (rate
+//! limit, with `Retry-After`).
 
 use std::sync::Arc;
 
@@ -11,11 +12,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_TYPE, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt as _;
 use serde_json::json;
 
 use super::{Reason, ingest, reject_unparsed};
 use crate::AppState;
-use crate::origin::origin_allowed;
 use crate::security::{ClientIp, too_many_requests};
 
 /// Whether the content type is one sendBeacon produces for JSON text (or none at all,
@@ -40,6 +41,7 @@ fn refuse(reason: Reason) -> Response {
         Reason::Oversize => StatusCode::PAYLOAD_TOO_LARGE,
         Reason::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Reason::Origin => StatusCode::FORBIDDEN,
+        Reason::Timeout => StatusCode::REQUEST_TIMEOUT,
         Reason::RateLimited => return too_many_requests(1),
         _ => StatusCode::BAD_REQUEST,
     };
@@ -53,7 +55,7 @@ pub async fn handler(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !origin_allowed(&state.config, &headers) {
+    if !state.origins.allows(&headers) {
         state.metrics.reject(Reason::Origin, false);
         return refuse(Reason::Origin);
     }
@@ -61,12 +63,49 @@ pub async fn handler(
         reject_unparsed(&state, Reason::ContentType);
         return refuse(Reason::ContentType);
     }
-    let Ok(bytes) = axum::body::to_bytes(body, state.config.max_message_bytes).await else {
-        reject_unparsed(&state, Reason::Oversize);
-        return refuse(Reason::Oversize);
+    // The whole body within the deadline; each chunk also within the body-read timeout
+    // (the site router's RequestBodyTimeoutLayer), so neither a silent nor a trickling
+    // client holds the request open.
+    let limit = state.config.max_message_bytes;
+    let read = tokio::time::timeout(
+        state.config.beacon_deadline(),
+        http_body_util::Limited::new(body, limit).collect(),
+    )
+    .await;
+    let bytes = match read {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            reject_unparsed(&state, Reason::Oversize);
+            return refuse(Reason::Oversize);
+        }
+        Ok(Err(e)) if is_timeout(&*e) => {
+            reject_unparsed(&state, Reason::Timeout);
+            return refuse(Reason::Timeout);
+        }
+        Ok(Err(e)) => {
+            // The client went away mid-body: nobody to answer.
+            tracing::debug!(error = %e, "beacon body not received");
+            return StatusCode::BAD_REQUEST.into_response();
+        }
+        Err(_) => {
+            reject_unparsed(&state, Reason::Timeout);
+            return refuse(Reason::Timeout);
+        }
     };
     match ingest(&state, ip, &bytes) {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(reason) => refuse(reason),
     }
+}
+
+/// Whether a body error is (or wraps) the body-read timeout.
+fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }

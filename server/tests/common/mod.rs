@@ -72,6 +72,8 @@ pub fn test_config() -> Config {
         ip_msg_rate: 100_000.0,
         conn_msg_rate: 10_000.0,
         max_sockets_per_ip: 1000,
+        max_sockets: 2000,
+        max_connections_per_ip: 2000,
         shutdown_grace_s: 3.0,
         ..Config::default()
     }
@@ -112,6 +114,12 @@ impl TestServer {
             .text()
             .await
             .unwrap()
+    }
+
+    /// The base URL of the private metrics listener (`/metrics`, `/dashboard`,
+    /// `/api/stats`).
+    pub fn private_base(&self) -> String {
+        self.metrics_url.trim_end_matches("/metrics").to_owned()
     }
 
     pub fn ws_url(&self) -> String {
