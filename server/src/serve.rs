@@ -502,6 +502,15 @@ async fn drive(
             tracing::debug!(%peer, timeout = which, "closing connection");
             return;
         }
+        // A request starting or ending touches the activity, so until the shorter
+        // timeout has passed since the last touch the state may still change; after
+        // that it has not, and the current state's timeout is the one that applies.
+        let shortest = limits.send_timeout.min(limits.keep_alive_timeout);
+        let wake = if idle < shortest {
+            shortest - idle
+        } else {
+            limit.saturating_sub(idle)
+        };
         tokio::select! {
             r = conn.as_mut() => {
                 if let Err(e) = r {
@@ -509,7 +518,7 @@ async fn drive(
                 }
                 return;
             }
-            () = tokio::time::sleep(limit - idle) => {}
+            () = tokio::time::sleep(wake) => {}
             _ = stop.wait_for(|stop| *stop), if !stopping => {
                 stopping = true;
                 conn.as_mut().graceful_shutdown();

@@ -203,3 +203,59 @@ pub fn assert_security_headers(headers: &reqwest::header::HeaderMap, what: &str)
     );
     assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
 }
+
+/// The real `candlefish-server` binary, started with `--port 0` on a site directory;
+/// killed on drop. Used where the server's own memory is measured.
+pub struct Spawned {
+    pub child: std::process::Child,
+    pub site_addr: SocketAddr,
+    pub metrics_addr: SocketAddr,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Spawned {
+    /// Starts the binary with `args` after the port flags; reads the two address lines
+    /// it prints.
+    pub fn start(site_dir: &std::path::Path, args: &[&str]) -> Spawned {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_candlefish-server"))
+            .args(["--port", "0", "--metrics-addr", "127.0.0.1:0", "--site-dir"])
+            .arg(site_dir)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut addr = |prefix: &str| -> SocketAddr {
+            let line = lines.next().unwrap().unwrap();
+            let rest = line
+                .strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("{line}"));
+            rest.split('/').next().unwrap().parse().unwrap()
+        };
+        let site_addr = addr("listening on http://");
+        let metrics_addr = addr("metrics on http://");
+        Spawned {
+            child,
+            site_addr,
+            metrics_addr,
+        }
+    }
+
+    /// The server's resident set size in bytes (`VmRSS` in `/proc/PID/status`).
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap()
+            * 1024
+    }
+}
