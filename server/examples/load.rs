@@ -26,6 +26,9 @@ async fn main() -> anyhow::Result<()> {
         conn_msg_rate: 1e9,
         ip_msg_rate: 1e9,
         max_sockets_per_ip: 100_000,
+        max_sockets: 100_000,
+        max_connections: 100_000,
+        max_connections_per_ip: 100_000,
         ..Config::default()
     };
     let server = Server::start(config).await?;

@@ -42,7 +42,7 @@ use axum::http::{Extensions, StatusCode, Version};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
@@ -217,13 +217,23 @@ pub struct Server {
     metrics: JoinHandle<()>,
 }
 
+/// Pending connections the kernel may queue before `accept` (tokio's default is 1024;
+/// the kernel caps it at `net.core.somaxconn`). Bursts of reconnecting attackers must
+/// not fill the queue and make a good client's SYN wait for its 1 s retransmit.
+const LISTEN_BACKLOG: u32 = 4096;
+
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
-    let local = listener
-        .local_addr()
-        .map_err(|source| StartError::Bind { addr, source })?;
+    let err = |source| StartError::Bind { addr, source };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(err)?;
+    socket.set_reuseaddr(true).map_err(err)?;
+    socket.bind(addr).map_err(err)?;
+    let listener = socket.listen(LISTEN_BACKLOG).map_err(err)?;
+    let local = listener.local_addr().map_err(err)?;
     Ok((listener, local))
 }
 

@@ -1,8 +1,9 @@
-//! The `/telemetry` WebSocket: origin and per-IP socket checks at the handshake, then
-//! one task per connection that reads text messages and hands each to
-//! [`super::ingest`]. Every refusal closes the socket with a code and a reason
-//! (see [`Reason::close_code`]) and is counted; one connection's failure never touches
-//! another's.
+//! The `/telemetry` WebSocket: origin and socket-cap checks at the handshake (per IP:
+//! 429; all sockets: 503; both with `Retry-After`), then one task per connection that
+//! reads text messages and hands each to [`super::ingest`]. Only data messages move the
+//! idle deadline; pings and pongs are rate-limited. Every refusal closes the socket
+//! with a code and a reason (see [`Reason::close_code`]) and is counted; one
+//! connection's failure never touches another's.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
