@@ -9,25 +9,25 @@ const KIND_SNOW: u32 = 3u;
 const MAX_MATERIALS: u32 = 64u;
 const TAU: f32 = 6.28318530718;
 
-// Must be kept in sync with MaterialUniform in renderer/src/gpu/uniforms.rs.
+// Must be kept in sync with MaterialUniform in renderer/src/backend/uniforms.rs.
 struct Material {
     rect: vec4<f32>,          // u0, v0, u1, v1 in the atlas page
     tint_emissive: vec4<f32>, // linear rgb tint, emissive strength
     page: vec4<f32>,          // x: atlas page (array layer)
 }
 
-// Must be kept in sync with FrameUniforms in renderer/src/gpu/uniforms.rs.
+// Must be kept in sync with FrameUniforms in renderer/src/backend/uniforms.rs.
 struct Frame {
     clip_from_world: mat4x4<f32>,
     camera_time: vec4<f32>,   // xyz camera position, w time in seconds
     fog: vec4<f32>,           // rgb fog colour (linear), w density
     light: vec4<f32>,         // xyz direction towards the light, w debug view (1 = LOD tiers)
-    ambient: vec4<f32>,       // rgb ambient
+    ambient: vec4<f32>,       // rgb ambient, w 1 = encode sRGB here (non-sRGB target)
     viewport: vec4<f32>,      // width, height, 1/width, 1/height
     materials: array<Material, MAX_MATERIALS>,
 }
 
-// Must be kept in sync with MeshUniforms in renderer/src/gpu/uniforms.rs.
+// Must be kept in sync with MeshUniforms in renderer/src/backend/uniforms.rs.
 struct MeshInfo {
     bounds_min_kind: vec4<f32>,  // xyz quantization origin, w kind
     bounds_extent: vec4<f32>,    // xyz quantization extent
@@ -38,14 +38,16 @@ struct MeshInfo {
 @group(0) @binding(2) var atlas_sampler: sampler;
 @group(1) @binding(0) var<uniform> mesh: MeshInfo;
 
-// Must be kept in sync with MeshVertex in renderer/src/mesh.rs.
+// Must be kept in sync with MeshVertex in renderer/src/scene/mesh.rs and MESH_VERTEX in
+// renderer/src/backend/layout.rs.
 struct VertexIn {
     @location(0) position: vec4<f32>, // unorm16x4 within mesh bounds
     @location(1) normal: vec2<f32>,   // octahedral snorm16x2
     @location(2) uv: vec2<f32>,       // unorm16x2
 }
 
-// Must be kept in sync with InstanceData in renderer/src/plan.rs.
+// Must be kept in sync with InstanceData in renderer/src/frame/plan.rs and INSTANCE in
+// renderer/src/backend/layout.rs.
 struct InstanceIn {
     @location(3) position_scale: vec4<f32>,
     @location(4) orientation: vec4<f32>, // snorm16x4 quaternion
@@ -114,6 +116,18 @@ fn water(frag_y: f32) -> vec3<f32> {
     return frame.fog.rgb * (0.6 + 1.6 * up * up);
 }
 
+// Linear to sRGB (IEC 61966-2-1), for targets without an sRGB format: WebGPU canvases
+// (Bgra8Unorm/Rgba8Unorm) and WebGL2's framebuffer. sRGB targets encode on store.
+fn output(rgb: vec3<f32>) -> vec4<f32> {
+    if frame.ambient.w < 0.5 {
+        return vec4<f32>(rgb, 1.0);
+    }
+    let c = clamp(rgb, vec3<f32>(0.0), vec3<f32>(1.0));
+    let low = c * 12.92;
+    let high = 1.055 * pow(c, vec3<f32>(1.0 / 2.4)) - vec3<f32>(0.055);
+    return vec4<f32>(select(high, low, c <= vec3<f32>(0.0031308)), 1.0);
+}
+
 fn tier_colour(tier: u32) -> vec3<f32> {
     switch tier {
         case 0u: { return vec3<f32>(0.1, 0.9, 0.2); }
@@ -145,13 +159,12 @@ fn fs_main(in: VertexOut, @builtin(front_facing) front: bool) -> @location(0) ve
     let glow = vec3<f32>(0.25, 0.85, 1.0) * tex.a * m.tint_emissive.w * pulse;
     if frame.light.w > 0.5 {
         // The LOD view is unfogged so distant tiers stay readable.
-        return vec4<f32>(tier_colour(in.tier) * (0.35 + 0.65 * diffuse), 1.0);
+        return output(tier_colour(in.tier) * (0.35 + 0.65 * diffuse));
     }
     let fog = exp(-frame.fog.w * distance);
     // Bioluminescence carries further through the water than reflected light.
     let glow_fog = exp(-frame.fog.w * 0.5 * distance);
-    let rgb = mix(water(in.clip.y), colour, fog) + glow * glow_fog;
-    return vec4<f32>(rgb, 1.0);
+    return output(mix(water(in.clip.y), colour, fog) + glow * glow_fog);
 }
 
 struct BackgroundOut {
@@ -170,5 +183,5 @@ fn vs_background(@builtin(vertex_index) i: u32) -> BackgroundOut {
 
 @fragment
 fn fs_background(in: BackgroundOut) -> @location(0) vec4<f32> {
-    return vec4<f32>(water(in.clip.y), 1.0);
+    return output(water(in.clip.y));
 }

@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
-use candlefish_renderer::atlas::{self, Atlas};
-use candlefish_renderer::mesh::{MeshKind, MeshLibrary};
-use candlefish_renderer::pack::{self, PackDescription, PresetCounts, ScenePack};
+use candlefish_renderer::assets::atlas::{self, Atlas};
+use candlefish_renderer::assets::pack::{self, PackDescription, PresetCounts, ScenePack};
+use candlefish_renderer::assets::simplify::{LodOptions, build_tiers, optimize_mesh};
+use candlefish_renderer::scene::mesh::{MeshKind, MeshLibrary};
 use candlefish_renderer::scene::{Environment, Material};
-use candlefish_renderer::simplify::{LodOptions, build_tiers, optimize_mesh};
 use serde::Deserialize;
 
 /// `scene.toml`.

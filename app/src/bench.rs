@@ -18,13 +18,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use candlefish_renderer::FrameRecord;
-use candlefish_renderer::gpu::SceneRenderer;
+use candlefish_renderer::{Backend, FrameRecord};
 use clap::Args;
 use web_time::Instant;
 
 use crate::cli::SceneArgs;
-use crate::headless::{camera_at, offscreen_renderer};
+use crate::headless::{OffscreenDriver, camera_at, offscreen_driver};
 use crate::telemetry_feed::TelemetryFeed;
 
 /// Scene time advanced per frame, seconds.
@@ -98,8 +97,9 @@ pub struct Samples {
 
 /// Runs the harness.
 pub fn run(args: &BenchArgs) -> Result<()> {
-    let (mut renderer, target, info) = offscreen_renderer(&args.scene, args.width, args.height)?;
-    let measures_gpu = renderer.gpu.measures_gpu_time();
+    let mut driver = offscreen_driver(&args.scene, args.width, args.height)?;
+    let info = driver.backend().adapter_info();
+    let measures_gpu = driver.backend().measures_gpu_time();
     let mut feed = match &args.scene.telemetry {
         Some(url) => Some(TelemetryFeed::connect(
             url,
@@ -115,32 +115,31 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let time = i as f32 * FRAME_DT;
         let camera = camera_at(time).camera(aspect);
         let start = Instant::now();
-        let record = renderer.render_frame(time, &camera, target.view());
-        renderer
-            .gpu
-            .device()
-            .poll(wgpu::PollType::wait_indefinitely())
+        let record = driver.render_frame(time, &camera)?;
+        driver
+            .backend()
+            .wait_idle()
             .context("waiting for the GPU")?;
         let frame_ms = start.elapsed().as_secs_f32() * 1000.0;
         if let Some(feed) = feed.as_mut() {
             feed.record(&record, frame_ms);
         }
         // The wait above let this frame's timestamp readback finish mapping.
-        samples.gpu_ms.extend(renderer.gpu.take_gpu_times());
+        take_gpu_times(&mut driver, &mut samples);
         if record.frame >= measured_from {
             samples.records.push(record);
             samples.frame_ms.push(frame_ms);
-            samples.triangles.push(renderer.planner.plan.triangles);
+            samples.triangles.push(record.triangles);
         }
     }
     if let Some(feed) = feed {
         feed.finish();
     }
     if measures_gpu {
-        collect_late_gpu_times(&mut renderer, &mut samples)?;
+        collect_late_gpu_times(&mut driver, &mut samples);
     }
     let budget = args.budget_ms();
-    let report = report::Report::new(args, &info, &renderer, &samples, budget, DEFAULT_BUDGET_MS);
+    let report = report::Report::new(args, &info, &driver, &samples, budget, DEFAULT_BUDGET_MS);
     report.print();
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report.to_json()).context("encoding JSON")?;
@@ -159,10 +158,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// Moves the GPU times that have arrived into `samples`.
+fn take_gpu_times(driver: &mut OffscreenDriver, samples: &mut Samples) {
+    driver.backend_mut().drain_gpu_times(&mut |frame, ms| {
+        samples.gpu_ms.insert(frame, ms);
+    });
+}
+
 /// GPU results arrive asynchronously: keeps polling until every measured frame that
 /// wrote timestamps has its time, or [`GPU_RESULTS_TIMEOUT`] passes. Frames whose
-/// results were already taken by the renderer are recovered from its timing ring.
-fn collect_late_gpu_times(renderer: &mut SceneRenderer, samples: &mut Samples) -> Result<()> {
+/// results the driver already took are recovered from its timing ring.
+fn collect_late_gpu_times(driver: &mut OffscreenDriver, samples: &mut Samples) {
     let deadline = Instant::now() + GPU_RESULTS_TIMEOUT;
     let wanted = |s: &Samples| {
         s.records
@@ -171,25 +177,20 @@ fn collect_late_gpu_times(renderer: &mut SceneRenderer, samples: &mut Samples) -
             .count()
     };
     loop {
-        for r in renderer.timings.records() {
+        for r in driver.timings.records() {
             if let Some(ms) = r.gpu_ms {
                 samples.gpu_ms.entry(r.frame).or_insert(ms);
             }
         }
-        samples.gpu_ms.extend(renderer.gpu.take_gpu_times());
+        // Draining polls the device, which lets finished readbacks map.
+        take_gpu_times(driver, samples);
         if wanted(samples) == 0 || Instant::now() >= deadline {
             break;
         }
-        renderer
-            .gpu
-            .device()
-            .poll(wgpu::PollType::Poll)
-            .context("polling the GPU")?;
         std::thread::sleep(Duration::from_millis(2));
     }
     let missing = wanted(samples);
     if missing > 0 {
         log::warn!("{missing} frames have no GPU time (timestamp slots busy or results late)");
     }
-    Ok(())
 }

@@ -56,11 +56,11 @@ impl SceneArgs {
     pub fn build_scene(&self) -> Result<candlefish_renderer::Scene> {
         let Some(path) = &self.pack else {
             let description = self.description()?;
-            return candlefish_renderer::standard::standard_scene(&description)
+            return candlefish_renderer::assets::standard::standard_scene(&description)
                 .context("building the scene");
         };
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let pack = candlefish_renderer::pack::load(&bytes)
+        let pack = candlefish_renderer::assets::pack::load(&bytes)
             .with_context(|| format!("loading the scene pack {}", path.display()))?;
         let mut description = pack.description.for_preset(self.preset);
         if let Some(fish) = self.fish {

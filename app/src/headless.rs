@@ -5,10 +5,8 @@ use std::io::BufWriter;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use candlefish_renderer::gpu::{
-    AdapterPreference, OffscreenTarget, RendererOptions, SceneRenderer, headless_device,
-};
-use candlefish_renderer::{OrbitCamera, RenderMode};
+use candlefish_renderer::backend::gpu::{AdapterPreference, OffscreenTarget, WgpuBackend};
+use candlefish_renderer::{Backend, FrameDriver, OrbitCamera};
 
 use crate::cli::{RenderArgs, SceneArgs};
 
@@ -20,43 +18,34 @@ pub fn camera_at(time: f32) -> OrbitCamera {
     orbit
 }
 
+/// Frames drawn offscreen with wgpu.
+pub type OffscreenDriver = FrameDriver<WgpuBackend<OffscreenTarget>>;
+
 /// The scene `scene_args` asks for, on the best native adapter, drawing into a
 /// `width` × `height` offscreen target: shared by `render` and `bench`.
-pub fn offscreen_renderer(
+pub fn offscreen_driver(
     scene_args: &SceneArgs,
     width: u32,
     height: u32,
-) -> Result<(SceneRenderer, OffscreenTarget, wgpu::AdapterInfo)> {
+) -> Result<OffscreenDriver> {
     let scene = scene_args.build_scene()?;
-    let (adapter, device, queue) = pollster::block_on(headless_device(
+    let backend = WgpuBackend::headless(
+        &scene,
+        scene_args.preset,
+        (width, height),
         AdapterPreference::HighPerformance,
         scene_args.adapter.as_deref(),
-    ))?;
-    let info = adapter.get_info();
-    log::info!("adapter: {} ({:?})", info.name, info.backend);
-    let target = OffscreenTarget::new(&device, width, height);
-    let renderer = SceneRenderer::new(
-        &adapter,
-        device,
-        queue,
-        scene,
-        RendererOptions {
-            preset: scene_args.preset,
-            format: OffscreenTarget::FORMAT,
-            size: (width, height),
-            mode: RenderMode::Native,
-        },
     )?;
-    Ok((renderer, target, info))
+    Ok(FrameDriver::new(scene, scene_args.preset, backend))
 }
 
 /// Renders one frame and writes it as PNG.
 pub fn render(args: &RenderArgs) -> Result<()> {
-    let (mut renderer, target, info) = offscreen_renderer(&args.scene, args.width, args.height)?;
-    renderer.gpu.debug_tiers = args.debug_lods;
+    let mut driver = offscreen_driver(&args.scene, args.width, args.height)?;
+    driver.backend_mut().set_debug_tiers(args.debug_lods);
     let camera = camera_at(args.time).camera(args.width as f32 / args.height as f32);
-    let record = renderer.render_frame(args.time, &camera, target.view());
-    let pixels = target.read_rgba(renderer.gpu.device(), renderer.gpu.queue())?;
+    let record = driver.render_frame(args.time, &camera)?;
+    let pixels = driver.backend().read_rgba()?;
     write_png(&args.out, args.width, args.height, &pixels)?;
     println!(
         "wrote {} ({}x{}, {} of {} instances in {} draws, adapter {})",
@@ -64,9 +53,9 @@ pub fn render(args: &RenderArgs) -> Result<()> {
         args.width,
         args.height,
         record.drawn,
-        renderer.scene.instances.len(),
+        driver.scene.instances.len(),
         record.draw_calls,
-        info.name
+        driver.backend().adapter()
     );
     Ok(())
 }

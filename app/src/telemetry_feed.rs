@@ -3,7 +3,7 @@
 //! non-blocking [`TelemetryClient`].
 
 use anyhow::{Context, Result};
-use candlefish_renderer::timings::{FrameRecord, Phase};
+use candlefish_renderer::frame::timings::{FrameRecord, Phase};
 use web_time::Instant;
 
 use crate::telemetry::{CpuPhaseMs, FrameBatch, TelemetryClient};

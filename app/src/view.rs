@@ -7,10 +7,10 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use candlefish_renderer::gpu::{
-    AdapterPreference, RendererOptions, SceneRenderer, native_backends, select_adapter,
+use candlefish_renderer::backend::gpu::{
+    AdapterPreference, GpuContext, Presentation, SurfaceTarget, WgpuBackend, native_backends,
 };
-use candlefish_renderer::{OrbitCamera, RenderMode, Scene};
+use candlefish_renderer::{Backend, FrameDriver, OrbitCamera, RenderMode, Scene};
 use web_time::Instant;
 use winit::application::ApplicationHandler;
 use winit::event::{ElementState, MouseButton, MouseScrollDelta, WindowEvent};
@@ -47,9 +47,8 @@ struct App<'a> {
 
 struct State {
     window: Arc<Window>,
-    surface: wgpu::Surface<'static>,
-    surface_config: wgpu::SurfaceConfiguration,
-    renderer: SceneRenderer,
+    driver: FrameDriver<WgpuBackend<SurfaceTarget>>,
+    debug_tiers: bool,
     orbit: OrbitCamera,
     start: Instant,
     last_frame: Instant,
@@ -69,74 +68,37 @@ impl App<'_> {
                 .create_window(Window::default_attributes().with_title("Candlefish"))
                 .context("creating the window")?,
         );
-        let backends = native_backends();
         let mut desc = wgpu::InstanceDescriptor::new_with_display_handle(Box::new(
             event_loop.owned_display_handle(),
         ));
-        desc.backends = backends;
+        desc.backends = native_backends();
         let instance = wgpu::Instance::new(desc);
         let surface = instance
             .create_surface(window.clone())
             .context("creating the window surface")?;
-        let adapter = pollster::block_on(select_adapter(
-            &instance,
-            backends,
+        let gpu = pollster::block_on(GpuContext::for_surface(
+            instance,
+            &surface,
             AdapterPreference::HighPerformance,
             self.args.scene.adapter.as_deref(),
         ))?;
-        let (device, queue) =
-            pollster::block_on(candlefish_renderer::gpu::request_device(&adapter))?;
         let size = window.inner_size();
-        let caps = surface.get_capabilities(&adapter);
-        let format = caps
-            .formats
-            .iter()
-            .copied()
-            .find(wgpu::TextureFormat::is_srgb)
-            .or_else(|| caps.formats.first().copied())
-            .context("the surface supports no format")?;
-        let present_mode = if self.args.no_vsync {
-            [wgpu::PresentMode::Immediate, wgpu::PresentMode::Mailbox]
-                .into_iter()
-                .find(|m| caps.present_modes.contains(m))
-                .unwrap_or(wgpu::PresentMode::Fifo)
+        let presentation = if self.args.no_vsync {
+            Presentation::Immediate
         } else {
-            wgpu::PresentMode::Fifo
+            Presentation::Vsync
         };
-        let surface_config = wgpu::SurfaceConfiguration {
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-            format,
-            width: size.width.max(1),
-            height: size.height.max(1),
-            present_mode,
-            desired_maximum_frame_latency: 2,
-            alpha_mode: caps
-                .alpha_modes
-                .first()
-                .copied()
-                .unwrap_or(wgpu::CompositeAlphaMode::Auto),
-            view_formats: vec![],
-            color_space: wgpu::SurfaceColorSpace::Auto,
-        };
-        surface.configure(&device, &surface_config);
-        let info = adapter.get_info();
-        log::info!(
-            "adapter: {} ({:?}), surface {format:?}",
-            info.name,
-            info.backend
-        );
-        let renderer = SceneRenderer::new(
-            &adapter,
-            device,
-            queue,
-            scene,
-            RendererOptions {
-                preset: self.args.scene.preset,
-                format,
-                size: (surface_config.width, surface_config.height),
-                mode: RenderMode::Native,
-            },
+        let target = SurfaceTarget::new(
+            surface,
+            &gpu.adapter,
+            &gpu.device,
+            (size.width, size.height),
+            presentation,
         )?;
+        let preset = self.args.scene.preset;
+        let backend = WgpuBackend::new(gpu, &scene, target, preset, RenderMode::Native)?;
+        let info = backend.adapter_info();
+        let driver = FrameDriver::new(scene, preset, backend);
         let telemetry = match &self.args.scene.telemetry {
             Some(url) => Some(crate::telemetry_feed::TelemetryFeed::connect(
                 url,
@@ -152,9 +114,8 @@ impl App<'_> {
         let now = Instant::now();
         self.state = Some(State {
             window,
-            surface,
-            surface_config,
-            renderer,
+            driver,
+            debug_tiers: false,
             orbit,
             start: now,
             last_frame: now,
@@ -173,34 +134,22 @@ impl State {
         let dt = (now - self.last_frame).as_secs_f32();
         self.last_frame = now;
         self.orbit.advance(dt);
-        let frame = match self.surface.get_current_texture() {
-            wgpu::CurrentSurfaceTexture::Success(t)
-            | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
-            wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
-                self.surface
-                    .configure(self.renderer.gpu.device(), &self.surface_config);
-                return;
-            }
-            wgpu::CurrentSurfaceTexture::Timeout | wgpu::CurrentSurfaceTexture::Occluded => return,
-            wgpu::CurrentSurfaceTexture::Validation => {
-                log::error!("surface validation error; skipping frame");
+        let (width, height) = self.driver.backend().size();
+        let camera = self.orbit.camera(width as f32 / height.max(1) as f32);
+        let time = (now - self.start).as_secs_f32();
+        let record = match self.driver.render_frame(time, &camera) {
+            Ok(record) => record,
+            Err(e) => {
+                log::error!("{e}; skipping frame");
                 return;
             }
         };
-        let view = frame
-            .texture
-            .create_view(&wgpu::TextureViewDescriptor::default());
-        let aspect = self.surface_config.width as f32 / self.surface_config.height as f32;
-        let camera = self.orbit.camera(aspect);
-        let time = (now - self.start).as_secs_f32();
-        let record = self.renderer.render_frame(time, &camera, &view);
         if let Some(feed) = self.telemetry.as_mut() {
             feed.record(&record, dt * 1000.0);
         }
-        self.renderer.gpu.queue().present(frame);
         if (now - self.last_title).as_secs_f32() >= 1.0 {
             self.last_title = now;
-            let t = &mut self.renderer.timings;
+            let t = &mut self.driver.timings;
             let cpu = t.cpu_total();
             let gpu = t.gpu();
             let gpu_text = if gpu.count > 0 {
@@ -235,14 +184,7 @@ impl ApplicationHandler for App<'_> {
         };
         match event {
             WindowEvent::CloseRequested => event_loop.exit(),
-            WindowEvent::Resized(size) if size.width > 0 && size.height > 0 => {
-                state.surface_config.width = size.width;
-                state.surface_config.height = size.height;
-                state
-                    .surface
-                    .configure(state.renderer.gpu.device(), &state.surface_config);
-                state.renderer.gpu.resize(size.width, size.height);
-            }
+            WindowEvent::Resized(size) => state.driver.resize(size.width, size.height),
             WindowEvent::RedrawRequested => {
                 state.redraw();
                 if let Some(limit) = self.args.seconds
@@ -299,7 +241,13 @@ impl ApplicationHandler for App<'_> {
                         "s" => state.orbit.rotate(0.0, -step),
                         "+" | "=" => state.orbit.zoom(0.9),
                         "-" => state.orbit.zoom(1.0 / 0.9),
-                        "l" => state.renderer.gpu.debug_tiers = !state.renderer.gpu.debug_tiers,
+                        "l" => {
+                            state.debug_tiers = !state.debug_tiers;
+                            state
+                                .driver
+                                .backend_mut()
+                                .set_debug_tiers(state.debug_tiers);
+                        }
                         _ => {}
                     },
                     _ => {}

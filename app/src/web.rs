@@ -1,35 +1,31 @@
-//! The runtime exported to the page's JavaScript: a [`Runtime`] per canvas, started in
-//! GPU mode (WebGPU or WebGL2, whichever this bundle was built for) or Canvas-2D mode,
-//! and driven by the loader's `requestAnimationFrame` loop.
+//! The runtime exported to the page's JavaScript: a [`Runtime`] per canvas, started on
+//! this bundle's GPU backend (WebGPU or WebGL2, whichever it was built for) or on the
+//! Canvas-2D backend, and driven by the loader's `requestAnimationFrame` loop. Every
+//! backend sits behind the renderer's [`Backend`] trait, under one [`FrameDriver`].
 
+mod canvas;
 mod canvas2d;
 mod gpu;
 mod json;
 mod panic;
 
-use candlefish_renderer::pack;
-use candlefish_renderer::timings::{FrameTimings, Phase};
-use candlefish_renderer::{OrbitCamera, Preset, RenderMode, Scene};
+use candlefish_renderer::assets::pack;
+use candlefish_renderer::frame::timings::Phase;
+use candlefish_renderer::{Backend, FrameDriver, OrbitCamera, Preset, Scene};
 use wasm_bindgen::prelude::*;
-use web_sys::HtmlCanvasElement;
+
+use crate::web::canvas::Canvas;
 
 /// Most frame intervals kept between two telemetry batches (about 4 s at 120 Hz).
 const MAX_BATCH_FRAMES: usize = 480;
 
-enum Backend {
-    Gpu(Box<gpu::GpuBackend>),
-    Canvas(Box<canvas2d::CanvasBackend>),
-}
-
 /// A running scene on one canvas.
 #[wasm_bindgen]
 pub struct Runtime {
-    backend: Backend,
+    driver: FrameDriver<Box<dyn Backend>>,
     orbit: OrbitCamera,
-    preset: Preset,
     last_ms: Option<f64>,
     time: f32,
-    size: (u32, u32),
     frame_intervals: Vec<f32>,
     dropped_frames: u32,
 }
@@ -57,19 +53,16 @@ fn load_scene(pack_bytes: &[u8], preset: Preset, fish: u32) -> Result<Scene, JsE
 /// What both start functions need: the preset, the laid-out scene (the pack's bytes
 /// are released before the GPU or canvas work starts) and the canvas size.
 fn prepare(
-    canvas: &HtmlCanvasElement,
+    canvas: JsValue,
     pack_bytes: Vec<u8>,
     preset: &str,
     fish: u32,
-) -> Result<(Preset, Scene, (u32, u32)), JsError> {
+) -> Result<(Canvas, Preset, Scene), JsError> {
+    let canvas = Canvas::from_js(canvas).map_err(|e| JsError::new(&e))?;
     let preset = parse_preset(preset)?;
     let scene = load_scene(&pack_bytes, preset, fish)?;
     drop(pack_bytes);
-    Ok((
-        preset,
-        scene,
-        (canvas.width().max(1), canvas.height().max(1)),
-    ))
+    Ok((canvas, preset, scene))
 }
 
 fn orbit(reduced_motion: bool) -> OrbitCamera {
@@ -80,76 +73,62 @@ fn orbit(reduced_motion: bool) -> OrbitCamera {
     orbit
 }
 
-/// Starts the GPU renderer of this bundle (WebGPU or WebGL2) on `canvas`; `fish`
-/// overrides the preset's school size when non-zero.
+/// Starts the GPU renderer of this bundle (WebGPU or WebGL2) on `canvas` (a canvas
+/// element or an `OffscreenCanvas`); `fish` overrides the preset's school size when
+/// non-zero.
 #[wasm_bindgen(js_name = startGpu)]
 pub async fn start_gpu(
-    canvas: HtmlCanvasElement,
+    canvas: JsValue,
     pack_bytes: Vec<u8>,
     preset: String,
     reduced_motion: bool,
     fish: u32,
 ) -> Result<Runtime, JsError> {
-    let (preset, scene, size) = prepare(&canvas, pack_bytes, &preset, fish)?;
-    let backend = gpu::GpuBackend::new(canvas, scene, preset, size)
+    let (canvas, preset, scene) = prepare(canvas, pack_bytes, &preset, fish)?;
+    let backend = gpu::start(canvas, &scene, preset)
         .await
         .map_err(|e| JsError::new(&e))?;
-    Ok(Runtime::new(
-        Backend::Gpu(Box::new(backend)),
-        preset,
-        reduced_motion,
-        size,
-    ))
+    Ok(Runtime::new(scene, preset, backend, reduced_motion))
 }
 
 /// Starts the Canvas-2D renderer on `canvas`; `fish` as for [`start_gpu`].
 #[wasm_bindgen(js_name = startCanvas)]
 pub fn start_canvas(
-    canvas: HtmlCanvasElement,
+    canvas: JsValue,
     pack_bytes: Vec<u8>,
     preset: String,
     reduced_motion: bool,
     fish: u32,
 ) -> Result<Runtime, JsError> {
-    let (preset, scene, size) = prepare(&canvas, pack_bytes, &preset, fish)?;
-    let backend =
-        canvas2d::CanvasBackend::new(canvas, scene, preset).map_err(|e| JsError::new(&e))?;
+    let (canvas, preset, scene) = prepare(canvas, pack_bytes, &preset, fish)?;
+    let backend = canvas2d::CanvasBackend::new(canvas, &scene).map_err(|e| JsError::new(&e))?;
     Ok(Runtime::new(
-        Backend::Canvas(Box::new(backend)),
+        scene,
         preset,
+        Box::new(backend),
         reduced_motion,
-        size,
     ))
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
-            .field("mode", &self.render_mode())
-            .field("preset", &self.preset)
-            .field("size", &self.size)
+            .field("mode", &self.driver.backend().mode())
+            .field("preset", &self.driver.preset())
+            .field("size", &self.driver.backend().size())
             .finish_non_exhaustive()
     }
 }
 
 impl Runtime {
-    fn new(backend: Backend, preset: Preset, reduced_motion: bool, size: (u32, u32)) -> Self {
+    fn new(scene: Scene, preset: Preset, backend: Box<dyn Backend>, reduced_motion: bool) -> Self {
         Self {
-            backend,
+            driver: FrameDriver::new(scene, preset, backend),
             orbit: orbit(reduced_motion),
-            preset,
             last_ms: None,
             time: 0.0,
-            size,
             frame_intervals: Vec::with_capacity(MAX_BATCH_FRAMES),
             dropped_frames: 0,
-        }
-    }
-
-    fn timings(&mut self) -> &mut FrameTimings {
-        match &mut self.backend {
-            Backend::Gpu(b) => &mut b.renderer.timings,
-            Backend::Canvas(b) => &mut b.timings,
         }
     }
 }
@@ -174,22 +153,18 @@ impl Runtime {
         self.last_ms = Some(now_ms);
         self.time += dt;
         self.orbit.advance(dt);
-        let aspect = self.size.0 as f32 / self.size.1.max(1) as f32;
-        let camera = self.orbit.camera(aspect);
-        match &mut self.backend {
-            Backend::Gpu(b) => b.render(self.time, &camera).map_err(|e| JsError::new(&e)),
-            Backend::Canvas(b) => b.render(self.time, &camera).map_err(|e| JsError::new(&e)),
-        }
+        let (width, height) = self.driver.backend().size();
+        let camera = self.orbit.camera(width as f32 / height.max(1) as f32);
+        self.driver
+            .render_frame(self.time, &camera)
+            .map(|_| ())
+            .map_err(|e| JsError::new(&e.to_string()))
     }
 
     /// Resizes the drawing buffer (device pixels).
     pub fn resize(&mut self, width: u32, height: u32) {
-        let (width, height) = (width.clamp(1, 8192), height.clamp(1, 8192));
-        self.size = (width, height);
-        match &mut self.backend {
-            Backend::Gpu(b) => b.resize(width, height),
-            Backend::Canvas(b) => b.resize(width, height),
-        }
+        self.driver
+            .resize(width.clamp(1, 8192), height.clamp(1, 8192));
     }
 
     /// Orbits the camera (radians).
@@ -216,57 +191,38 @@ impl Runtime {
     /// restarts or steps down).
     #[wasm_bindgen(js_name = deviceLost)]
     pub fn device_lost(&self) -> Option<String> {
-        match &self.backend {
-            Backend::Gpu(b) => b.lost(),
-            Backend::Canvas(_) => None,
-        }
+        self.driver.backend().lost()
     }
 
     /// `webgpu`, `webgl` or `canvas`.
     pub fn mode(&self) -> String {
-        self.render_mode().name().to_owned()
-    }
-
-    fn render_mode(&self) -> RenderMode {
-        match &self.backend {
-            Backend::Gpu(b) => b.renderer.mode,
-            Backend::Canvas(_) => RenderMode::Canvas,
-        }
-    }
-
-    fn adapter(&self) -> String {
-        match &self.backend {
-            Backend::Gpu(b) => b.adapter.clone(),
-            Backend::Canvas(_) => "canvas2d".to_owned(),
-        }
+        self.driver.backend().mode().name().to_owned()
     }
 
     /// A JSON snapshot for the page and tests: mode, adapter, frame counts, timing
     /// percentiles (ms), what was drawn, the camera.
     pub fn stats(&mut self) -> String {
-        let mode = self.mode();
-        let adapter = self.adapter();
-        let (size, preset, orbit) = (self.size, self.preset, self.orbit);
-        let t = self.timings();
-        let frames = t.frames_in_mode(
-            RenderMode::ALL
-                .into_iter()
-                .find(|m| m.name() == mode)
-                .unwrap_or_default(),
-        );
+        let backend = self.driver.backend();
+        let (mode, size, msaa) = (backend.mode(), backend.size(), backend.msaa_samples());
+        let adapter = backend.adapter().to_owned();
+        let (preset, orbit) = (self.driver.preset(), self.orbit);
+        let t = &mut self.driver.timings;
+        let frames = t.frames_in_mode(mode);
         let cpu = t.cpu_total();
         let gpu = t.gpu();
         let last = t.records().last().copied().unwrap_or_default();
         let mut o = json::Object::new();
-        o.str("mode", &mode)
+        o.str("mode", mode.name())
             .str("adapter", &adapter)
             .str("preset", preset.name())
+            .num("msaa", f64::from(msaa))
             .num("frames", frames as f64)
             .num("cpuP50", f64::from(cpu.p50))
             .num("cpuP95", f64::from(cpu.p95))
             .opt("gpuP50", (gpu.count > 0).then_some(f64::from(gpu.p50)))
             .num("drawn", f64::from(last.drawn))
             .num("drawCalls", f64::from(last.draw_calls))
+            .num("triangles", last.triangles as f64)
             .num("width", f64::from(size.0))
             .num("height", f64::from(size.1))
             .num("yaw", f64::from(orbit.yaw))
@@ -286,10 +242,11 @@ impl Runtime {
         }
         let intervals = std::mem::take(&mut self.frame_intervals);
         let dropped = std::mem::take(&mut self.dropped_frames);
-        let mode = self.mode();
-        let adapter = self.adapter();
-        let preset = self.preset;
-        let t = self.timings();
+        let backend = self.driver.backend();
+        let mode = backend.mode();
+        let adapter = backend.adapter().to_owned();
+        let preset = self.driver.preset();
+        let t = &mut self.driver.timings;
         let mut phases = json::Object::new();
         for (phase, key) in [
             (Phase::Update, "update"),
@@ -304,7 +261,7 @@ impl Runtime {
         let gpu = t.gpu();
         let last = t.records().last().copied().unwrap_or_default();
         let mut o = json::Object::new();
-        o.str("mode", &mode)
+        o.str("mode", mode.name())
             .str("preset", preset.name())
             .str("adapter", &adapter)
             .nums("frame_ms", &intervals)

@@ -7,8 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use candlefish_renderer::mesh::{MeshKind, MeshLibrary, SourceMesh};
-use candlefish_renderer::{Preset, pack, procedural, textures};
+use candlefish_renderer::Preset;
+use candlefish_renderer::assets::{pack, procedural, textures};
+use candlefish_renderer::scene::mesh::{MeshKind, MeshLibrary, SourceMesh};
 
 fn assets() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets")
@@ -321,7 +322,7 @@ fn write_gltf(mesh: &SourceMesh, dir: &Path, stem: &str, glb: bool) {
     std::fs::write(dir.join(format!("{stem}.glb")), out).unwrap();
 }
 
-fn write_png(image: &candlefish_renderer::atlas::Image, path: &Path) {
+fn write_png(image: &candlefish_renderer::assets::atlas::Image, path: &Path) {
     let file = std::fs::File::create(path).unwrap();
     let mut enc = png::Encoder::new(std::io::BufWriter::new(file), image.width, image.height);
     enc.set_color(png::ColorType::Rgba);

@@ -4,8 +4,8 @@
 use std::hint::black_box;
 
 use candlefish_benches::{rectangle_counts, rectangles};
-use candlefish_renderer::atlas;
-use candlefish_renderer::standard::ATLAS_PADDING;
+use candlefish_renderer::assets::atlas;
+use candlefish_renderer::assets::standard::ATLAS_PADDING;
 use criterion::{BenchmarkId, Criterion, Throughput};
 
 const PAGE_SIZE: u32 = 2048;

@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use candlefish_benches::{MemoryPerInstance, culling_camera, instance_counts, scene_with, spheres};
-use candlefish_renderer::cull::{Frustum, cull_spheres, cull_spheres_scalar};
+use candlefish_renderer::frame::cull::{Frustum, cull_spheres, cull_spheres_scalar};
 use criterion::{BenchmarkId, Criterion, Throughput};
 
 fn cull(c: &mut Criterion) {

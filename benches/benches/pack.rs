@@ -5,8 +5,8 @@
 use std::hint::black_box;
 
 use candlefish_renderer::Preset;
-use candlefish_renderer::pack::{self, PackDescription, ScenePack};
-use candlefish_renderer::standard::{standard_materials, standard_meshes};
+use candlefish_renderer::assets::pack::{self, PackDescription, ScenePack};
+use candlefish_renderer::assets::standard::{standard_materials, standard_meshes};
 use criterion::{Criterion, Throughput};
 
 fn pack_loading(c: &mut Criterion) {

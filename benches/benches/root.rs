@@ -5,6 +5,7 @@
 //! - `cull`: scalar reference against the vectorised path;
 //! - `lod`: screen-space LOD selection of the visible instances;
 //! - `plan`: bucketing and packing the 32-byte instance data;
+//! - `frame`: the whole CPU frame through the frame driver on the null backend;
 //! - `atlas`: rectangle packing;
 //! - `pack`: scene-pack validation and loading.
 //!
@@ -15,6 +16,7 @@
 
 mod atlas;
 mod cull;
+mod frame;
 mod lod;
 mod motion;
 mod pack;
@@ -25,6 +27,7 @@ criterion::criterion_main!(
     cull::benches,
     lod::benches,
     plan::benches,
+    frame::benches,
     atlas::benches,
     pack::benches
 );

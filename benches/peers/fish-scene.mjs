@@ -68,7 +68,7 @@ const world = layout(counts, Object.fromEntries(KINDS.map((k, i) => [k, byKind[i
 const { inst } = world;
 const tier = new Uint8Array(inst.n);
 
-// Screen-space LOD, the rule of renderer/src/lod.rs (without its hysteresis): the
+// Screen-space LOD, the rule of renderer/src/frame/lod.rs (without its hysteresis): the
 // coarsest tier whose error, projected, stays under the preset's threshold.
 function selectTier(i, eye, pixelsPerUnit) {
   const m = byKind[inst.mesh[i]];

@@ -35,7 +35,7 @@ export const PRESETS = {
   performance: { fish: 3000, rocks: 30, kelp: 140, snow: 800, msaa: false, lodThresholdPx: 2.0 },
 };
 
-/** Material table order of renderer/src/standard.rs, with its tints. */
+/** Material table order of renderer/src/assets/standard.rs, with its tints. */
 export const MATERIALS = [
   { name: 'fish-silver', tint: [0.95, 1.0, 1.05] },
   { name: 'fish-dusk', tint: [1.0, 0.95, 0.9] },

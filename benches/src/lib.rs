@@ -8,11 +8,23 @@
 
 use std::sync::OnceLock;
 
-use candlefish_renderer::cull::{Frustum, Spheres, cull_spheres};
-use candlefish_renderer::mesh::MeshLibrary;
+use candlefish_renderer::assets::atlas::AtlasImage;
+use candlefish_renderer::assets::standard::{StandardError, standard_materials, standard_meshes};
+use candlefish_renderer::frame::cull::{Frustum, Spheres, cull_spheres};
+use candlefish_renderer::scene::mesh::MeshLibrary;
 use candlefish_renderer::scene::{Material, Scene, SceneDescription};
-use candlefish_renderer::standard::{StandardError, standard_materials, standard_meshes};
-use candlefish_renderer::{Camera, InstanceData, OrbitCamera, Preset, atlas::AtlasImage};
+use candlefish_renderer::{Camera, FrameInput, InstanceData, OrbitCamera, Preset};
+
+/// The frame input the pipeline benchmarks plan for: `camera` at [`BENCH_TIME`], a
+/// 720-pixel-high viewport and the quality preset's LOD threshold.
+pub fn bench_input(camera: Camera) -> FrameInput {
+    FrameInput {
+        time: BENCH_TIME,
+        camera,
+        viewport_height: 720.0,
+        lod_threshold_px: Preset::Quality.settings().lod_threshold_px,
+    }
+}
 
 /// Visible fraction the culling camera aims for (the "about 10% visible").
 pub const TARGET_VISIBLE: f32 = 0.10;

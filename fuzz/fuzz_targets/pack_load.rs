@@ -6,7 +6,7 @@
 
 #![no_main]
 
-use candlefish_renderer::pack;
+use candlefish_renderer::assets::pack;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

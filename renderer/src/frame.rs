@@ -1,19 +1,31 @@
 //! The CPU side of a frame: update → cull → LOD select → bucket, producing a
-//! [`FramePlan`] and the CPU time of each phase.
+//! [`FramePlan`] and the CPU time of each phase. [`driver::FrameDriver`] runs a whole
+//! frame: this planner, then a backend.
+
+pub mod cull;
+pub mod driver;
+pub mod lod;
+pub mod motion;
+pub mod plan;
+pub mod timings;
 
 use web_time::Instant;
 
-use crate::camera::Camera;
-use crate::cull::{Frustum, Spheres, cull_spheres};
-use crate::lod::{LodParams, TierTable, select_lods};
-use crate::plan::{Bucketer, FramePlan};
+use crate::frame::cull::{Frustum, Spheres, cull_spheres};
+use crate::frame::lod::{LodParams, TierTable, select_lods};
+use crate::frame::plan::{Bucketer, FramePlan};
+use crate::frame::timings::{FrameRecord, Phase};
 use crate::scene::Scene;
-use crate::timings::{FrameRecord, Phase};
+use crate::scene::camera::Camera;
 
-/// Hysteresis used for LOD selection (see [`crate::lod`]).
+/// Hysteresis used for LOD selection (see [`crate::frame::lod`]).
 pub const LOD_HYSTERESIS: f32 = 0.2;
 
 /// Per-frame CPU work with scratch buffers reused across frames.
+///
+/// [`FramePlanner::plan`] runs every phase; the phases are also callable one by one
+/// ([`FramePlanner::cull`], [`FramePlanner::select_lods`], [`FramePlanner::bucket`])
+/// so that benchmarks measure one phase without wiring the pipeline themselves.
 #[derive(Debug, Default)]
 pub struct FramePlanner {
     visible: Vec<u32>,
@@ -38,6 +50,20 @@ pub struct FrameInput {
     pub lod_threshold_px: f32,
 }
 
+impl FrameInput {
+    /// The LOD parameters this input implies.
+    pub fn lod_params(&self) -> LodParams {
+        LodParams {
+            eye: self.camera.eye,
+            pixels_per_unit: self
+                .camera
+                .pixels_per_unit_at_unit_distance(self.viewport_height),
+            threshold_px: self.lod_threshold_px,
+            hysteresis: LOD_HYSTERESIS,
+        }
+    }
+}
+
 impl FramePlanner {
     /// A planner with empty scratch.
     pub fn new() -> Self {
@@ -51,18 +77,25 @@ impl FramePlanner {
         input: &FrameInput,
         record: &mut FrameRecord,
     ) -> &FramePlan {
-        if self.table_meshes != scene.meshes.meshes.len()
-            || self.tiers.len() != scene.instances.len()
-        {
-            self.table = TierTable::new(&scene.meshes);
-            self.table_meshes = scene.meshes.meshes.len();
-            self.tiers.clear();
-        }
         let t = Instant::now();
         scene.update(input.time);
         let t = lap(t, record, Phase::Update);
+        self.cull(scene, &input.camera);
+        let t = lap(t, record, Phase::Cull);
+        self.select_lods(scene, input);
+        let t = lap(t, record, Phase::Lod);
+        self.bucket(scene);
+        lap(t, record, Phase::Bucket);
+        record.drawn = self.plan.instances.len() as u32;
+        record.draw_calls = self.plan.batches.len() as u32;
+        record.triangles = self.plan.triangles;
+        &self.plan
+    }
 
-        let frustum = Frustum::from_clip_from_world(input.camera.clip_from_world());
+    /// Culling: the indices of the instances whose bounding spheres meet `camera`'s
+    /// frustum, into [`FramePlanner::visible`].
+    pub fn cull(&mut self, scene: &Scene, camera: &Camera) {
+        let frustum = Frustum::from_clip_from_world(camera.clip_from_world());
         let inst = &scene.instances;
         let spheres = Spheres {
             x: &inst.x,
@@ -71,29 +104,36 @@ impl FramePlanner {
             radius: &inst.radius,
         };
         cull_spheres(&frustum, spheres, &mut self.visible);
-        let t = lap(t, record, Phase::Cull);
+    }
 
-        let params = LodParams {
-            eye: input.camera.eye,
-            pixels_per_unit: input
-                .camera
-                .pixels_per_unit_at_unit_distance(input.viewport_height),
-            threshold_px: input.lod_threshold_px,
-            hysteresis: LOD_HYSTERESIS,
-        };
-        select_lods(&params, &self.table, inst, &self.visible, &mut self.tiers);
-        let t = lap(t, record, Phase::Lod);
+    /// LOD selection for the visible instances (after [`FramePlanner::cull`]).
+    pub fn select_lods(&mut self, scene: &Scene, input: &FrameInput) {
+        if self.table_meshes != scene.meshes.meshes.len()
+            || self.tiers.len() != scene.instances.len()
+        {
+            self.table = TierTable::new(&scene.meshes);
+            self.table_meshes = scene.meshes.meshes.len();
+            self.tiers.clear();
+        }
+        select_lods(
+            &input.lod_params(),
+            &self.table,
+            &scene.instances,
+            &self.visible,
+            &mut self.tiers,
+        );
+    }
 
+    /// Bucketing: the visible instances grouped by (mesh, tier) into
+    /// [`FramePlanner::plan`] (after [`FramePlanner::select_lods`]).
+    pub fn bucket(&mut self, scene: &Scene) -> &FramePlan {
         self.bucketer.build(
             &scene.meshes,
-            inst,
+            &scene.instances,
             &self.visible,
             &self.tiers,
             &mut self.plan,
         );
-        lap(t, record, Phase::Bucket);
-        record.drawn = self.plan.instances.len() as u32;
-        record.draw_calls = self.plan.batches.len() as u32;
         &self.plan
     }
 

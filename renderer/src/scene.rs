@@ -2,13 +2,16 @@
 //! structure-of-arrays form, and the motion that moves them. Nothing here touches the
 //! GPU; backends turn a [`Scene`] into GPU resources.
 
+pub mod camera;
+pub mod mesh;
+
 use glam::{Quat, Vec3};
 
-use crate::atlas::AtlasImage;
-use crate::mesh::{MeshKind, MeshLibrary};
-use crate::motion::{DriftGroup, SwimGroup};
+use crate::assets::atlas::AtlasImage;
+use crate::frame::motion::{DriftGroup, SwimGroup};
 use crate::preset::Preset;
 use crate::rng::Rng;
+use crate::scene::mesh::{MeshKind, MeshLibrary};
 
 /// Most instances a scene may hold.
 pub const MAX_INSTANCES: usize = 1 << 24;

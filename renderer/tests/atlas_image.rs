@@ -11,10 +11,11 @@
 
 mod common;
 
-use candlefish_renderer::atlas::{self, Image};
+use candlefish_renderer::assets::atlas::{self, Image};
+use candlefish_renderer::assets::standard::{ATLAS_PADDING, standard_meshes};
+use candlefish_renderer::assets::textures;
 use candlefish_renderer::scene::{Material, Scene};
-use candlefish_renderer::standard::{ATLAS_PADDING, standard_meshes};
-use candlefish_renderer::{Camera, Preset, SceneDescription, textures};
+use candlefish_renderer::{Camera, Preset, SceneDescription};
 use common::{Harness, WIDTH, aspect, check_reference};
 use glam::{Quat, Vec3};
 
@@ -94,7 +95,7 @@ fn render(scene: Scene) -> Vec<u8> {
     };
     let image = h.render(0.0, &camera);
     assert_eq!(
-        h.renderer.planner.plan.instances.len(),
+        h.driver.planner.plan.instances.len(),
         48,
         "every fish is in view"
     );

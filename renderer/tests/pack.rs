@@ -8,17 +8,17 @@ use std::path::PathBuf;
 
 use bytemuck::Pod;
 use candlefish_renderer::Preset;
-use candlefish_renderer::atlas::{self, Image};
-use candlefish_renderer::mesh::{MeshKind, MeshLibrary};
-use candlefish_renderer::pack::format::{
+use candlefish_renderer::assets::atlas::{self, Image};
+use candlefish_renderer::assets::pack::format::{
     DescriptionRecord, HEADER_LEN, Header, MaterialRecord, MeshRecord, PageRecord,
     SECTION_ENTRY_LEN, SectionEntry, SectionKind,
 };
-use candlefish_renderer::pack::{self, PackDescription, PackError, ScenePack};
-use candlefish_renderer::procedural;
+use candlefish_renderer::assets::pack::{self, PackDescription, PackError, ScenePack};
+use candlefish_renderer::assets::procedural;
+use candlefish_renderer::assets::simplify::{LodOptions, build_tiers, optimize_mesh};
+use candlefish_renderer::assets::standard::{standard_materials, standard_meshes};
 use candlefish_renderer::scene::Material;
-use candlefish_renderer::simplify::{LodOptions, build_tiers, optimize_mesh};
-use candlefish_renderer::standard::{standard_materials, standard_meshes};
+use candlefish_renderer::scene::mesh::{MeshKind, MeshLibrary};
 
 /// The standard content as a pack (meshes with LOD tiers, 1024² atlas with mips).
 fn standard_pack() -> ScenePack {

@@ -16,11 +16,80 @@ fn validate(name: &str, source: &str) {
 
 #[test]
 fn scene_shader_validates() {
-    validate("scene.wgsl", candlefish_renderer::gpu::SCENE_WGSL);
+    validate(
+        "scene.wgsl",
+        candlefish_renderer::backend::layout::SCENE_WGSL,
+    );
 }
 
 #[test]
 fn a_broken_shader_is_reported() {
-    let broken = candlefish_renderer::gpu::SCENE_WGSL.replace("fn vs_main", "fn vs_main(");
+    let broken =
+        candlefish_renderer::backend::layout::SCENE_WGSL.replace("fn vs_main", "fn vs_main(");
     assert!(std::panic::catch_unwind(|| validate("broken", &broken)).is_err());
+}
+
+/// The vertex inputs of `vs_main` as (location, components, is float).
+fn vertex_inputs(source: &str) -> Vec<(u32, u32, bool)> {
+    let module = naga::front::wgsl::parse_str(source).expect("the scene shader parses");
+    let entry = module
+        .entry_points
+        .iter()
+        .find(|e| e.name == "vs_main")
+        .expect("vs_main exists");
+    let mut inputs = Vec::new();
+    let mut push = |binding: &Option<naga::Binding>, ty: naga::Handle<naga::Type>| {
+        let Some(naga::Binding::Location { location, .. }) = binding else {
+            return;
+        };
+        let (components, scalar) = match module.types[ty].inner {
+            naga::TypeInner::Scalar(s) => (1, s),
+            naga::TypeInner::Vector { size, scalar } => (size as u32, scalar),
+            ref other => panic!("unexpected vertex input type {other:?}"),
+        };
+        inputs.push((
+            *location,
+            components,
+            scalar.kind == naga::ScalarKind::Float,
+        ));
+    };
+    for argument in &entry.function.arguments {
+        match &module.types[argument.ty].inner {
+            naga::TypeInner::Struct { members, .. } => {
+                for m in members {
+                    push(&m.binding, m.ty);
+                }
+            }
+            _ => push(&argument.binding, argument.ty),
+        }
+    }
+    inputs.sort_unstable();
+    inputs
+}
+
+/// The buffer layouts both backends use (wgpu's vertex buffers, WebGL2's
+/// `vertexAttribPointer` calls) match what the shader reads.
+#[test]
+fn buffer_layouts_match_the_shader_inputs() {
+    use candlefish_renderer::backend::layout::{INSTANCE, MESH_VERTEX, SCENE_WGSL};
+    let mut expected: Vec<(u32, u32, bool)> = MESH_VERTEX
+        .attributes
+        .iter()
+        .chain(INSTANCE.attributes)
+        .map(|a| {
+            // float32x4 carries position and scale together.
+            (a.location, a.format.components(), !a.format.is_integer())
+        })
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(vertex_inputs(SCENE_WGSL), expected);
+    // And the check can fail: a shader reading the material from another location, or
+    // a colour as two components, does not match.
+    let drifted = SCENE_WGSL.replace("@location(6) packed: u32", "@location(7) packed: u32");
+    assert_ne!(vertex_inputs(&drifted), expected);
+    let drifted = SCENE_WGSL.replace(
+        "@location(4) orientation: vec4<f32>",
+        "@location(4) orientation: vec2<f32>",
+    );
+    assert_ne!(vertex_inputs(&drifted), expected);
 }

@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail, ensure};
-use candlefish_renderer::atlas::Image;
-use candlefish_renderer::mesh::{MeshKind, SourceMesh};
-use candlefish_renderer::{procedural, textures};
+use candlefish_renderer::assets::atlas::Image;
+use candlefish_renderer::assets::{procedural, textures};
+use candlefish_renderer::scene::mesh::{MeshKind, SourceMesh};
 use glam::{Mat4, Vec2, Vec3};
 
 /// Largest texture side accepted.

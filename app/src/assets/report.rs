@@ -181,7 +181,7 @@ impl Report {
     }
 }
 
-fn encode_png(image: &candlefish_renderer::atlas::Image) -> Result<Vec<u8>> {
+fn encode_png(image: &candlefish_renderer::assets::atlas::Image) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, image.width, image.height);
     encoder.set_color(png::ColorType::Rgba);

@@ -1,9 +1,8 @@
 //! The results of `candlefish bench`: percentiles, counters and the machine they were
 //! measured on, printed as a table and written as JSON.
 
-use candlefish_renderer::Phase;
-use candlefish_renderer::gpu::SceneRenderer;
-use candlefish_renderer::timings::{Percentiles, percentiles};
+use candlefish_renderer::frame::timings::{Percentiles, percentiles};
+use candlefish_renderer::{Backend, Phase};
 use serde_json::{Value, json};
 
 use super::{BenchArgs, Samples};
@@ -68,7 +67,7 @@ impl Report {
     pub fn new(
         args: &BenchArgs,
         adapter: &wgpu::AdapterInfo,
-        renderer: &SceneRenderer,
+        driver: &crate::headless::OffscreenDriver,
         samples: &Samples,
         budget_ms: Option<f64>,
         default_budget_ms: f64,
@@ -99,9 +98,9 @@ impl Report {
             rocks: description.rocks,
             kelp: description.kelp,
             snow: description.snow,
-            instances: renderer.scene.instances.len(),
+            instances: driver.scene.instances.len(),
             size: (args.width, args.height),
-            msaa_samples: renderer.gpu.config().msaa_samples,
+            msaa_samples: driver.backend().msaa_samples(),
             warmup: args.warmup,
             frames: records.len(),
             phases,

@@ -1,14 +1,16 @@
 //! The Canvas-2D fallback: the same planner (culling, LOD choice) as the GPU path,
-//! its plan turned into depth-sorted sprites ([`candlefish_renderer::canvas`]) and
+//! its plan turned into depth-sorted sprites ([`candlefish_renderer::backend::canvas`]) and
 //! drawn with `CanvasRenderingContext2d`, faded into the water by fog.
 
-use candlefish_renderer::canvas::{Sprite, plan_sprites};
-use candlefish_renderer::frame::{FrameInput, lap};
-use candlefish_renderer::mesh::MeshKind;
-use candlefish_renderer::timings::{FrameRecord, FrameTimings, Phase, RenderMode};
-use candlefish_renderer::{Camera, FramePlanner, Preset, Scene};
-use wasm_bindgen::JsCast;
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+use candlefish_renderer::backend::canvas::{Sprite, plan_sprites};
+use candlefish_renderer::frame::lap;
+use candlefish_renderer::frame::timings::{FrameRecord, Phase, RenderMode};
+use candlefish_renderer::scene::mesh::MeshKind;
+use candlefish_renderer::{Backend, BackendError, FrameContext, FramePlan, Scene};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::CanvasRenderingContext2d;
+
+use super::canvas::Canvas;
 use web_time::Instant;
 
 /// Colours of a material, as CSS strings.
@@ -19,19 +21,13 @@ struct MaterialColours {
 
 /// Canvas 2D drawing of the scene.
 pub struct CanvasBackend {
-    scene: Scene,
-    planner: FramePlanner,
     ctx: CanvasRenderingContext2d,
-    canvas: HtmlCanvasElement,
+    canvas: Canvas,
     sprites: Vec<Sprite>,
     colours: Vec<MaterialColours>,
     water: [String; 2],
     /// The water gradient for the current canvas height (rebuilt only on resize).
     gradient: Option<(u32, web_sys::CanvasGradient)>,
-    lod_threshold_px: f32,
-    frame: u64,
-    /// Recent frame timings (encode = drawing time).
-    pub timings: FrameTimings,
 }
 
 fn css(rgb: [f32; 3], scale: f32) -> String {
@@ -76,16 +72,15 @@ fn mean_colour(scene: &Scene, material: usize) -> [f32; 3] {
 
 impl CanvasBackend {
     /// Takes `canvas`'s 2D context.
-    pub fn new(canvas: HtmlCanvasElement, scene: Scene, preset: Preset) -> Result<Self, String> {
-        let ctx = canvas
-            .get_context("2d")
-            .map_err(|_| "the canvas refused a 2D context".to_owned())?
-            .ok_or_else(|| "the canvas has no 2D context (another context is active)".to_owned())?
-            .dyn_into::<CanvasRenderingContext2d>()
-            .map_err(|_| "the 2D context has an unexpected type".to_owned())?;
+    pub fn new(canvas: Canvas, scene: &Scene) -> Result<Self, String> {
+        let ctx = canvas.context("2d", &JsValue::UNDEFINED)?;
+        // An OffscreenCanvas gives an OffscreenCanvasRenderingContext2D, which has every
+        // method used here under the same names; web-sys binds them structurally (by
+        // name), so the element's type serves for both.
+        let ctx = ctx.unchecked_into::<CanvasRenderingContext2d>();
         let colours = (0..scene.materials.len())
             .map(|i| {
-                let c = mean_colour(&scene, i);
+                let c = mean_colour(scene, i);
                 MaterialColours {
                     body: css(c, 2.2),
                     back: css(c, 1.1),
@@ -96,52 +91,51 @@ impl CanvasBackend {
         // Matches `water()` in shaders/scene.wgsl: 0.6 at the bottom, 2.2 at the top.
         let water = [css(fog, 2.2), css(fog, 0.6)];
         Ok(Self {
-            scene,
-            planner: FramePlanner::new(),
             ctx,
             canvas,
             sprites: Vec::new(),
             colours,
             water,
             gradient: None,
-            lod_threshold_px: preset.settings().lod_threshold_px,
-            frame: 0,
-            timings: FrameTimings::new(candlefish_renderer::gpu::TIMING_FRAMES),
         })
     }
+}
 
-    /// Resizes the drawing buffer.
-    pub fn resize(&mut self, width: u32, height: u32) {
-        self.canvas.set_width(width);
-        self.canvas.set_height(height);
+impl Backend for CanvasBackend {
+    fn mode(&self) -> RenderMode {
+        RenderMode::Canvas
     }
 
-    /// Draws one frame.
-    pub fn render(&mut self, time: f32, camera: &Camera) -> Result<(), String> {
-        let (w, h) = (self.canvas.width().max(1), self.canvas.height().max(1));
-        let mut record = FrameRecord {
-            frame: self.frame,
-            mode: RenderMode::Canvas,
-            ..FrameRecord::default()
-        };
-        self.frame += 1;
-        let input = FrameInput {
-            time,
-            camera: *camera,
-            viewport_height: h as f32,
-            lod_threshold_px: self.lod_threshold_px,
-        };
-        let plan = self.planner.plan(&mut self.scene, &input, &mut record);
+    fn adapter(&self) -> &str {
+        "canvas2d"
+    }
+
+    fn size(&self) -> (u32, u32) {
+        self.canvas.size()
+    }
+
+    fn resize(&mut self, width: u32, height: u32) {
+        self.canvas.set_size(width, height);
+    }
+
+    /// Sprite planning counts as the upload phase, drawing as the encode phase.
+    fn execute(
+        &mut self,
+        plan: &FramePlan,
+        frame: &FrameContext<'_>,
+        record: &mut FrameRecord,
+    ) -> Result<(), BackendError> {
+        let (w, h) = self.size();
         let t = Instant::now();
         plan_sprites(
             plan,
-            &self.scene.meshes,
-            camera,
-            &self.scene.environment,
+            &frame.scene.meshes,
+            frame.camera,
+            &frame.scene.environment,
             (w, h),
             &mut self.sprites,
         );
-        let t = lap(t, &mut record, Phase::Upload);
+        let t = lap(t, record, Phase::Upload);
         if self
             .gradient
             .as_ref()
@@ -150,16 +144,17 @@ impl CanvasBackend {
             let g = self.ctx.create_linear_gradient(0.0, 0.0, 0.0, f64::from(h));
             g.add_color_stop(0.0, &self.water[0])
                 .and_then(|()| g.add_color_stop(1.0, &self.water[1]))
-                .map_err(|_| "building the water gradient failed".to_owned())?;
+                .map_err(|_| BackendError::Draw("building the water gradient failed".to_owned()))?;
             self.gradient = Some((h, g));
         }
-        self.draw(time, w as f64, h as f64)
-            .map_err(|_| "drawing on the 2D canvas failed".to_owned())?;
-        lap(t, &mut record, Phase::Encode);
-        self.timings.push(record);
+        self.draw(frame.time, f64::from(w), f64::from(h))
+            .map_err(|_| BackendError::Draw("drawing on the 2D canvas failed".to_owned()))?;
+        lap(t, record, Phase::Encode);
         Ok(())
     }
+}
 
+impl CanvasBackend {
     fn draw(&self, time: f32, w: f64, h: f64) -> Result<(), wasm_bindgen::JsValue> {
         let ctx = &self.ctx;
         ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0)?;

@@ -17,9 +17,9 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use candlefish_benches::{culling_camera, scene_with, spheres};
-use candlefish_renderer::cull::{Frustum, cull_spheres};
-use candlefish_renderer::mesh::{MeshLibrary, decode_octahedral};
-use candlefish_renderer::standard::{standard_meshes, standard_scene};
+use candlefish_renderer::assets::standard::{standard_meshes, standard_scene};
+use candlefish_renderer::frame::cull::{Frustum, cull_spheres};
+use candlefish_renderer::scene::mesh::{MeshLibrary, decode_octahedral};
 use candlefish_renderer::{Preset, SceneDescription};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,6 +1,6 @@
 //! The renderer's frustum culling, compiled alone to a bare wasm module (no
 //! wasm-bindgen, no imports) so that node can time it beside three.js on the same
-//! spheres. `renderer/src/cull.rs` is included verbatim, so this measures the very
+//! spheres. `renderer/src/frame/cull.rs` is included verbatim, so this measures the very
 //! code the runtime runs; build it with `-C target-feature=+simd128` to measure the
 //! vectorised path as the browser bundle gets it.
 //!
@@ -10,7 +10,7 @@
 
 use std::sync::Mutex;
 
-#[path = "../../../renderer/src/cull.rs"]
+#[path = "../../../renderer/src/frame/cull.rs"]
 #[allow(dead_code, reason = "the module's tests and unused helpers come along")]
 mod cull;
 

@@ -7,11 +7,9 @@
 
 use std::path::PathBuf;
 
-use candlefish_renderer::gpu::{
-    AdapterPreference, OffscreenTarget, RendererOptions, SceneRenderer, headless_device,
-};
+use candlefish_renderer::backend::gpu::{AdapterPreference, OffscreenTarget, WgpuBackend};
 use candlefish_renderer::scene::Scene;
-use candlefish_renderer::{Camera, Preset, RenderMode};
+use candlefish_renderer::{Backend, Camera, FrameDriver, Preset};
 
 /// Largest per-channel difference (0..255) for two pixels to count as equal. Covers
 /// rounding differences between LLVM versions of lavapipe.
@@ -32,38 +30,33 @@ fn reference_path(name: &str) -> PathBuf {
 
 /// A scene uploaded to the software adapter with an offscreen target.
 pub struct Harness {
-    pub renderer: SceneRenderer,
-    pub target: OffscreenTarget,
+    pub driver: FrameDriver<WgpuBackend<OffscreenTarget>>,
 }
 
 impl Harness {
     pub fn new(scene: Scene, preset: Preset) -> Self {
-        let (adapter, device, queue) = pollster::block_on(headless_device(AdapterPreference::Software, None))
-            .unwrap_or_else(|e| {
-                panic!("image tests need a GPU adapter (CI installs lavapipe: apt-get install mesa-vulkan-drivers): {e}")
-            });
-        let target = OffscreenTarget::new(&device, WIDTH, HEIGHT);
-        let renderer = SceneRenderer::new(
-            &adapter,
-            device,
-            queue,
-            scene,
-            RendererOptions {
-                preset,
-                format: OffscreenTarget::FORMAT,
-                size: (WIDTH, HEIGHT),
-                mode: RenderMode::Native,
-            },
+        let backend = WgpuBackend::headless(
+            &scene,
+            preset,
+            (WIDTH, HEIGHT),
+            AdapterPreference::Software,
+            None,
         )
-        .unwrap();
-        Self { renderer, target }
+        .unwrap_or_else(|e| {
+            panic!("image tests need a GPU adapter (CI installs lavapipe: apt-get install mesa-vulkan-drivers): {e}")
+        });
+        Self {
+            driver: FrameDriver::new(scene, preset, backend),
+        }
+    }
+
+    pub fn set_debug_tiers(&mut self, on: bool) {
+        self.driver.backend_mut().set_debug_tiers(on);
     }
 
     pub fn render(&mut self, time: f32, camera: &Camera) -> Vec<u8> {
-        self.renderer.render_frame(time, camera, self.target.view());
-        self.target
-            .read_rgba(self.renderer.gpu.device(), self.renderer.gpu.queue())
-            .unwrap()
+        self.driver.render_frame(time, camera).unwrap();
+        self.driver.backend().read_rgba().unwrap()
     }
 }
 

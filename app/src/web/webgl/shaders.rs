@@ -222,6 +222,17 @@ vec3 water(float frag_y) {
     return (_e10.xyz * (0.6 + ((1.6 * up) * up)));
 }
 
+vec4 output_(vec3 rgb) {
+    float _e4 = _group_0_binding_0_vs.ambient.w;
+    if ((_e4 < 0.5)) {
+        return vec4(rgb, 1.0);
+    }
+    vec3 c = clamp(rgb, vec3(0.0), vec3(1.0));
+    vec3 low = (c * 12.92);
+    vec3 high = ((1.055 * pow(c, vec3(0.41666666))) - vec3(0.055));
+    return vec4(mix(high, low, lessThanEqual(c, vec3(0.0031308))), 1.0);
+}
+
 vec3 tier_colour(uint tier) {
     switch(tier) {
         case 0u: {
@@ -396,6 +407,17 @@ vec3 water(float frag_y) {
     return (_e10.xyz * (0.6 + ((1.6 * up) * up)));
 }
 
+vec4 output_(vec3 rgb) {
+    float _e4 = _group_0_binding_0_fs.ambient.w;
+    if ((_e4 < 0.5)) {
+        return vec4(rgb, 1.0);
+    }
+    vec3 c = clamp(rgb, vec3(0.0), vec3(1.0));
+    vec3 low = (c * 12.92);
+    vec3 high = ((1.055 * pow(c, vec3(0.41666666))) - vec3(0.055));
+    return vec4(mix(high, low, lessThanEqual(c, vec3(0.0031308))), 1.0);
+}
+
 vec3 tier_colour(uint tier) {
     switch(tier) {
         case 0u: {
@@ -444,17 +466,18 @@ void main() {
     float _e123 = _group_0_binding_0_fs.light.w;
     if ((_e123 > 0.5)) {
         vec3 _e127 = tier_colour(in_.tier);
-        _fs2p_location0 = vec4((_e127 * (0.35 + (0.65 * diffuse))), 1.0);
+        vec4 _e133 = output_((_e127 * (0.35 + (0.65 * diffuse))));
+        _fs2p_location0 = _e133;
         return;
     }
-    float _e138 = _group_0_binding_0_fs.fog.w;
-    float fog = exp((-(_e138) * distance_));
-    float _e145 = _group_0_binding_0_fs.fog.w;
-    float glow_fog = exp(((-(_e145) * 0.5) * distance_));
-    vec3 _e153 = water(in_.clip.y);
-    vec3 _e154 = colour;
-    vec3 rgb = (mix(_e153, _e154, fog) + (glow * glow_fog));
-    _fs2p_location0 = vec4(rgb, 1.0);
+    float _e137 = _group_0_binding_0_fs.fog.w;
+    float fog = exp((-(_e137) * distance_));
+    float _e144 = _group_0_binding_0_fs.fog.w;
+    float glow_fog = exp(((-(_e144) * 0.5) * distance_));
+    vec3 _e152 = water(in_.clip.y);
+    vec3 _e153 = colour;
+    vec4 _e157 = output_((mix(_e152, _e153, fog) + (glow * glow_fog)));
+    _fs2p_location0 = _e157;
     return;
 }
 
@@ -664,6 +687,17 @@ vec3 water(float frag_y) {
     return (_e10.xyz * (0.6 + ((1.6 * up) * up)));
 }
 
+vec4 output_(vec3 rgb) {
+    float _e4 = _group_0_binding_0_fs.ambient.w;
+    if ((_e4 < 0.5)) {
+        return vec4(rgb, 1.0);
+    }
+    vec3 c = clamp(rgb, vec3(0.0), vec3(1.0));
+    vec3 low = (c * 12.92);
+    vec3 high = ((1.055 * pow(c, vec3(0.41666666))) - vec3(0.055));
+    return vec4(mix(high, low, lessThanEqual(c, vec3(0.0031308))), 1.0);
+}
+
 vec3 tier_colour(uint tier) {
     switch(tier) {
         case 0u: {
@@ -684,7 +718,8 @@ vec3 tier_colour(uint tier) {
 void main() {
     BackgroundOut in_1 = BackgroundOut(gl_FragCoord);
     vec3 _e3 = water(in_1.clip.y);
-    _fs2p_location0 = vec4(_e3, 1.0);
+    vec4 _e4 = output_(_e3);
+    _fs2p_location0 = _e4;
     return;
 }
 

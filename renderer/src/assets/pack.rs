@@ -12,9 +12,9 @@
 //! every allocation is bounded by the input's length, and each problem has its own
 //! [`PackError`] variant.
 
-use crate::atlas::AtlasImage;
-use crate::mesh::MeshLibrary;
+use crate::assets::atlas::AtlasImage;
 use crate::preset::Preset;
+use crate::scene::mesh::MeshLibrary;
 use crate::scene::{Environment, Material, Scene, SceneDescription, SceneError};
 
 pub mod format;
@@ -323,7 +323,7 @@ pub enum PackError {
         /// Instances asked for.
         count: u64,
     },
-    /// A mesh's kind is not a [`crate::mesh::MeshKind`].
+    /// A mesh's kind is not a [`crate::scene::mesh::MeshKind`].
     #[error("mesh {mesh} has unknown kind {kind}")]
     BadMeshKind {
         /// Mesh index.
@@ -331,8 +331,8 @@ pub enum PackError {
         /// Kind found.
         kind: u32,
     },
-    /// A mesh has no tiers or more than [`crate::mesh::MAX_TIERS`].
-    #[error("mesh {mesh} declares {count} LOD tiers (1..={max} allowed)", max = crate::mesh::MAX_TIERS)]
+    /// A mesh has no tiers or more than [`crate::scene::mesh::MAX_TIERS`].
+    #[error("mesh {mesh} declares {count} LOD tiers (1..={max} allowed)", max = crate::scene::mesh::MAX_TIERS)]
     BadTierCount {
         /// Mesh index.
         mesh: usize,

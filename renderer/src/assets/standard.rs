@@ -2,12 +2,12 @@
 //! tiers built by meshoptimizer. Native only (meshoptimizer is C++); the web loads
 //! the same content from a scene pack.
 
-use crate::atlas::{self, AtlasError};
-use crate::mesh::{MeshKind, MeshLibrary};
-use crate::procedural;
+use crate::assets::atlas::{self, AtlasError};
+use crate::assets::procedural;
+use crate::assets::simplify::{LodOptions, build_tiers, optimize_mesh};
+use crate::assets::textures;
+use crate::scene::mesh::{MeshKind, MeshLibrary};
 use crate::scene::{Material, Scene, SceneDescription, SceneError};
-use crate::simplify::{LodOptions, build_tiers, optimize_mesh};
-use crate::textures;
 
 /// Gutter around each atlas rectangle, texels. 8 allows 4 clean mip levels.
 pub const ATLAS_PADDING: u32 = 8;

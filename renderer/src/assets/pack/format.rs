@@ -74,7 +74,7 @@ pub enum SectionKind {
     Strings = 2,
     /// [`MeshRecord`] array.
     Meshes = 3,
-    /// [`crate::mesh::MeshVertex`] array.
+    /// [`crate::scene::mesh::MeshVertex`] array.
     Vertices = 4,
     /// `u32` index array (absolute vertex indices).
     Indices = 5,
@@ -124,7 +124,7 @@ impl SectionKind {
             Self::Description => size_of::<DescriptionRecord>(),
             Self::Strings | Self::PageData => 1,
             Self::Meshes => size_of::<MeshRecord>(),
-            Self::Vertices => size_of::<crate::mesh::MeshVertex>(),
+            Self::Vertices => size_of::<crate::scene::mesh::MeshVertex>(),
             Self::Indices => 4,
             Self::Materials => size_of::<MaterialRecord>(),
             Self::Pages => size_of::<PageRecord>(),
@@ -189,9 +189,9 @@ pub struct MeshRecord {
     pub name_offset: u32,
     /// Name: length in bytes.
     pub name_len: u32,
-    /// A [`crate::mesh::MeshKind`] discriminant.
+    /// A [`crate::scene::mesh::MeshKind`] discriminant.
     pub kind: u32,
-    /// Number of valid entries in `tiers` (1..=[`crate::mesh::MAX_TIERS`]).
+    /// Number of valid entries in `tiers` (1..=[`crate::scene::mesh::MAX_TIERS`]).
     pub tier_count: u32,
     /// First vertex in the vertex section.
     pub first_vertex: u32,
@@ -204,7 +204,7 @@ pub struct MeshRecord {
     /// Bounds maximum.
     pub bounds_max: [f32; 3],
     /// Tiers, finest first; entries past `tier_count` are zero.
-    pub tiers: [TierRecord; crate::mesh::MAX_TIERS],
+    pub tiers: [TierRecord; crate::scene::mesh::MAX_TIERS],
 }
 
 /// A material.
@@ -230,7 +230,7 @@ pub struct MaterialRecord {
 /// How a page's pixels are stored: every mip level, raw RGBA8.
 pub const PAGE_ENCODING_RAW_RGBA8: u32 = 0;
 /// Only level 0, raw RGBA8; the reader rebuilds the `mip_count` levels with
-/// [`crate::atlas::mip_chain`]. Mips are a third of a page's bytes and cost more than
+/// [`crate::assets::atlas::mip_chain`]. Mips are a third of a page's bytes and cost more than
 /// that after brotli, while rebuilding them takes milliseconds.
 pub const PAGE_ENCODING_RGBA8_BASE_LEVEL: u32 = 1;
 

@@ -1,7 +1,7 @@
 //! Procedural material textures for the standard scene. Alpha carries the emissive
 //! mask (the candlefish's photophores, glowing marine snow).
 
-use crate::atlas::Image;
+use crate::assets::atlas::Image;
 use crate::rng::Rng;
 
 fn to_u8(v: f32) -> u8 {

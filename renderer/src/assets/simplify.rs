@@ -3,7 +3,7 @@
 //! Native only: the C++ library is not built for wasm32, and the browser only ever
 //! loads finished tiers.
 
-use crate::mesh::{MAX_TIERS, SourceMesh};
+use crate::scene::mesh::{MAX_TIERS, SourceMesh};
 
 /// How tiers are built.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,7 +110,7 @@ pub fn build_tiers(mesh: &SourceMesh, options: &LodOptions) -> Vec<(Vec<u32>, f3
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::procedural;
+    use crate::assets::procedural;
 
     #[test]
     fn fish_tiers_decrease_in_triangles_and_increase_in_error() {

@@ -1,9 +1,10 @@
-//! Uniform data as the shaders see it.
+//! Uniform data as the shaders see it: the same bytes for wgpu's uniform buffers and
+//! WebGL2's uniform blocks (std140: every member is a vec4 or an array of them).
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::camera::Camera;
-use crate::mesh::Mesh;
+use crate::scene::camera::Camera;
+use crate::scene::mesh::Mesh;
 use crate::scene::{Environment, Material};
 
 /// Material table size. Must match `MAX_MATERIALS` in `shaders/scene.wgsl`.
@@ -33,7 +34,8 @@ pub struct FrameUniforms {
     pub fog: [f32; 4],
     /// Light direction and debug view flag.
     pub light: [f32; 4],
-    /// Ambient light.
+    /// Ambient light; w: 1 when the fragment shader must encode sRGB itself (the target
+    /// is not an sRGB format).
     pub ambient: [f32; 4],
     /// Width, height and their reciprocals.
     pub viewport: [f32; 4],
@@ -50,6 +52,7 @@ impl FrameUniforms {
         materials: &[MaterialUniform; MAX_MATERIALS],
         viewport: (u32, u32),
         debug_tiers: bool,
+        encode_srgb: bool,
     ) -> Self {
         let (w, h) = (viewport.0.max(1) as f32, viewport.1.max(1) as f32);
         let [fr, fg, fb] = environment.fog_color;
@@ -60,7 +63,7 @@ impl FrameUniforms {
             camera_time: camera.eye.extend(time).to_array(),
             fog: [fr, fg, fb, environment.fog_density],
             light: [l.x, l.y, l.z, if debug_tiers { 1.0 } else { 0.0 }],
-            ambient: [ar, ag, ab, 0.0],
+            ambient: [ar, ag, ab, if encode_srgb { 1.0 } else { 0.0 }],
             viewport: [w, h, 1.0 / w, 1.0 / h],
             materials: *materials,
         }

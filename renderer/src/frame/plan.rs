@@ -5,8 +5,8 @@
 use bytemuck::{Pod, Zeroable};
 use glam::Quat;
 
-use crate::mesh::{MAX_TIERS, MeshLibrary};
 use crate::scene::Instances;
+use crate::scene::mesh::{MAX_TIERS, MeshLibrary};
 
 /// Per-instance GPU data, 32 bytes, uploaded every frame as an instance-step vertex
 /// buffer (WebGL2 has no storage buffers in the vertex stage).
@@ -163,7 +163,7 @@ impl Bucketer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mesh::{LodTier, Mesh, MeshKind};
+    use crate::scene::mesh::{LodTier, Mesh, MeshKind};
     use glam::Vec3;
 
     fn library(tiers_per_mesh: &[usize]) -> MeshLibrary {

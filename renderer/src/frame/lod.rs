@@ -8,8 +8,8 @@
 
 use glam::Vec3;
 
-use crate::mesh::{MAX_TIERS, MeshLibrary};
 use crate::scene::Instances;
+use crate::scene::mesh::{MAX_TIERS, MeshLibrary};
 
 /// Tier value meaning "no tier chosen yet".
 pub const NO_TIER: u8 = u8::MAX;
@@ -19,7 +19,7 @@ pub const NO_TIER: u8 = u8::MAX;
 pub struct LodParams {
     /// Camera position.
     pub eye: Vec3,
-    /// Pixels per world unit at distance 1 ([`crate::camera::Camera::pixels_per_unit_at_unit_distance`]).
+    /// Pixels per world unit at distance 1 ([`crate::scene::camera::Camera::pixels_per_unit_at_unit_distance`]).
     pub pixels_per_unit: f32,
     /// Largest error allowed on screen, pixels.
     pub threshold_px: f32,
@@ -100,7 +100,7 @@ pub fn select_lods(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mesh::{LodTier, Mesh, MeshKind};
+    use crate::scene::mesh::{LodTier, Mesh, MeshKind};
     use glam::Quat;
 
     fn library() -> MeshLibrary {

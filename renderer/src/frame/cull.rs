@@ -171,7 +171,7 @@ fn lane_mask(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::Camera;
+    use crate::scene::camera::Camera;
 
     fn test_frustum() -> (Frustum, Camera) {
         // Looking down -z from the origin, 90° vertical fov, square viewport.

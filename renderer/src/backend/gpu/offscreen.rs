@@ -12,6 +12,9 @@ pub enum ReadbackError {
     Poll(#[from] wgpu::PollError),
 }
 
+use super::target::{RenderTarget, TargetFrame};
+use crate::backend::BackendError;
+
 /// A colour texture to render into and read back.
 #[derive(Debug)]
 pub struct OffscreenTarget {
@@ -25,8 +28,20 @@ impl OffscreenTarget {
     /// The format offscreen targets use: sRGB, so shader output is encoded on store.
     pub const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
 
-    /// A `width` × `height` target.
+    /// A `width` × `height` target in [`OffscreenTarget::FORMAT`].
     pub fn new(device: &wgpu::Device, width: u32, height: u32) -> Self {
+        Self::with_format(device, width, height, Self::FORMAT)
+    }
+
+    /// A `width` × `height` target in `format` (an RGBA8 format: the readback assumes
+    /// four bytes a pixel). With a non-sRGB format the renderer encodes sRGB in the
+    /// shader, as it does for WebGPU and WebGL2 canvases.
+    pub fn with_format(
+        device: &wgpu::Device,
+        width: u32,
+        height: u32,
+        format: wgpu::TextureFormat,
+    ) -> Self {
         let (width, height) = (width.max(1), height.max(1));
         let texture = device.create_texture(&wgpu::TextureDescriptor {
             label: Some("offscreen"),
@@ -38,7 +53,7 @@ impl OffscreenTarget {
             mip_level_count: 1,
             sample_count: 1,
             dimension: wgpu::TextureDimension::D2,
-            format: Self::FORMAT,
+            format,
             usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
             view_formats: &[],
         });
@@ -49,6 +64,11 @@ impl OffscreenTarget {
             width,
             height,
         }
+    }
+
+    /// The texture.
+    pub fn texture(&self) -> &wgpu::Texture {
+        &self.texture
     }
 
     /// The view to render into.
@@ -115,5 +135,28 @@ impl OffscreenTarget {
             out.extend_from_slice(&view[start..start + row as usize]);
         }
         Ok(out)
+    }
+}
+
+impl RenderTarget for OffscreenTarget {
+    fn format(&self) -> wgpu::TextureFormat {
+        self.texture.format()
+    }
+
+    fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    fn resize(&mut self, device: &wgpu::Device, width: u32, height: u32) {
+        if (width, height) != (self.width, self.height) {
+            *self = Self::with_format(device, width, height, self.texture.format());
+        }
+    }
+
+    fn acquire(&mut self, _device: &wgpu::Device) -> Result<Option<TargetFrame>, BackendError> {
+        Ok(Some(TargetFrame {
+            view: self.view.clone(),
+            surface_texture: None,
+        }))
     }
 }

@@ -4,8 +4,8 @@
 
 use glam::{Vec2, Vec3};
 
-use crate::mesh::{MeshKind, SourceMesh};
 use crate::rng::Rng;
+use crate::scene::mesh::{MeshKind, SourceMesh};
 
 /// The standard scene's mesh of each kind: the one place that fixes their
 /// tessellation (the asset sources in `assets/` are generated from these).

@@ -5,10 +5,10 @@
 
 use glam::{Mat4, Quat, Vec3, Vec4};
 
-use crate::camera::Camera;
-use crate::mesh::{MeshKind, MeshLibrary};
-use crate::plan::FramePlan;
+use crate::frame::plan::FramePlan;
 use crate::scene::Environment;
+use crate::scene::camera::Camera;
+use crate::scene::mesh::{MeshKind, MeshLibrary};
 
 /// One sprite to draw.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -110,8 +110,8 @@ pub fn plan_sprites(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mesh::{LodTier, Mesh};
-    use crate::plan::{DrawBatch, InstanceData};
+    use crate::frame::plan::{DrawBatch, InstanceData};
+    use crate::scene::mesh::{LodTier, Mesh};
 
     fn library() -> MeshLibrary {
         MeshLibrary {

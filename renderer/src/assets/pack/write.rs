@@ -7,7 +7,7 @@ use super::format::{
     PAGE_ENCODING_RAW_RGBA8, PAGE_ENCODING_RGBA8_BASE_LEVEL, PageRecord, SECTION_ALIGN,
     SECTION_ENTRY_LEN, SectionEntry, SectionKind, TierRecord, VERSION,
 };
-use crate::mesh::MAX_TIERS;
+use crate::scene::mesh::MAX_TIERS;
 
 /// Saturating conversion: a value past `u32::MAX` (never produced by the pipeline)
 /// makes the reader reject the pack rather than wrap silently.
@@ -92,7 +92,7 @@ pub fn write(pack: &ScenePack) -> Vec<u8> {
             let data_offset = page_data.len() as u64;
             // Only the base level when the mips are exactly what the reader rebuilds.
             let rebuildable = page.mips.first().is_some_and(|base| {
-                crate::atlas::mip_chain(base.clone(), u32_of(page.mips.len())) == page.mips
+                crate::assets::atlas::mip_chain(base.clone(), u32_of(page.mips.len())) == page.mips
             });
             let stored = if rebuildable {
                 &page.mips[..1]

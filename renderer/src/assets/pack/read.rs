@@ -13,9 +13,9 @@ use super::format::{
     SectionEntry, SectionKind, VERSION,
 };
 use super::{PackDescription, PackError, PresetCounts, ScenePack};
-use crate::atlas::{AtlasImage, Image};
-use crate::mesh::{LodTier, MAX_TIERS, Mesh, MeshKind, MeshLibrary, MeshVertex};
+use crate::assets::atlas::{AtlasImage, Image};
 use crate::preset::Preset;
+use crate::scene::mesh::{LodTier, MAX_TIERS, Mesh, MeshKind, MeshLibrary, MeshVertex};
 use crate::scene::{Environment, MAX_INSTANCES, Material};
 
 /// Longest mesh or material name, bytes.
@@ -596,7 +596,7 @@ impl PackView<'_> {
                 if self.pages[i].encoding == PAGE_ENCODING_RGBA8_BASE_LEVEL
                     && let Some(base) = mips.pop()
                 {
-                    mips = crate::atlas::mip_chain(base, wanted);
+                    mips = crate::assets::atlas::mip_chain(base, wanted);
                 }
                 AtlasImage { mips }
             })

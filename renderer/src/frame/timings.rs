@@ -54,18 +54,26 @@ impl Phase {
 pub enum RenderMode {
     /// wgpu on WebGPU in a browser.
     WebGpu = 0,
-    /// wgpu on WebGL2 in a browser.
+    /// WebGL2 in a browser.
     WebGl = 1,
     /// The Canvas-2D fallback.
     Canvas = 2,
     /// wgpu natively (window or headless).
     #[default]
     Native = 3,
+    /// The null backend (benchmarks and tests): planned, never drawn.
+    Null = 4,
 }
 
 impl RenderMode {
     /// All modes.
-    pub const ALL: [RenderMode; 4] = [Self::WebGpu, Self::WebGl, Self::Canvas, Self::Native];
+    pub const ALL: [RenderMode; 5] = [
+        Self::WebGpu,
+        Self::WebGl,
+        Self::Canvas,
+        Self::Native,
+        Self::Null,
+    ];
 
     /// Name used in URLs and telemetry.
     pub fn name(self) -> &'static str {
@@ -74,6 +82,7 @@ impl RenderMode {
             Self::WebGl => "webgl",
             Self::Canvas => "canvas",
             Self::Native => "native",
+            Self::Null => "null",
         }
     }
 }
@@ -99,6 +108,8 @@ pub struct FrameRecord {
     pub drawn: u32,
     /// Draw calls.
     pub draw_calls: u32,
+    /// Triangles drawn.
+    pub triangles: u64,
 }
 
 impl FrameRecord {
@@ -146,7 +157,7 @@ pub struct FrameTimings {
     records: Vec<FrameRecord>,
     capacity: usize,
     next: usize,
-    frames_by_mode: [u64; 4],
+    frames_by_mode: [u64; RenderMode::ALL.len()],
     scratch: Vec<f32>,
 }
 
@@ -158,7 +169,7 @@ impl FrameTimings {
             records: Vec::with_capacity(capacity),
             capacity,
             next: 0,
-            frames_by_mode: [0; 4],
+            frames_by_mode: [0; RenderMode::ALL.len()],
             scratch: Vec::with_capacity(capacity),
         }
     }

@@ -1,96 +1,44 @@
-//! The wgpu backend: turns a [`Scene`] into GPU resources once, then draws each
-//! [`FramePlan`] with one instanced draw per batch.
+//! The scene's GPU resources and the per-frame draw: one instanced draw per batch of a
+//! [`FramePlan`], then the water background where nothing was drawn.
 //!
 //! Nothing GPU-side is created per frame: the instance buffer grows by doubling, the
-//! MSAA and depth targets are re-created only on resize. Output goes to any texture
-//! view (a surface's or an offscreen texture's): on screen or headless is a target
-//! parameter, not a second renderer.
-
-#[cfg(not(target_arch = "wasm32"))]
-mod context;
-mod offscreen;
-mod scene_renderer;
-mod timer;
-mod uniforms;
-
-#[cfg(not(target_arch = "wasm32"))]
-pub use context::{AdapterPreference, headless_device, native_backends, select_adapter};
-pub use offscreen::{OffscreenTarget, ReadbackError};
-pub use scene_renderer::{RendererOptions, SceneRenderer, TIMING_FRAMES};
-pub use timer::GpuTimer;
-pub use uniforms::{FrameUniforms, MAX_MATERIALS, MaterialUniform, MeshUniforms, material_table};
+//! MSAA and depth targets are re-created only on resize, the pipelines only when the
+//! MSAA sample count changes. Output goes to any texture view of the configured format.
 
 use web_time::Instant;
 use wgpu::util::DeviceExt;
 
-use crate::camera::Camera;
+use super::timer::GpuTimer;
+use super::{DEPTH_FORMAT, GpuError};
+use crate::backend::layout::{self, AttributeFormat, BufferLayout, SCENE_WGSL};
+use crate::backend::uniforms::{
+    FrameUniforms, MAX_MATERIALS, MaterialUniform, MeshUniforms, material_table,
+};
 use crate::frame::lap;
-use crate::mesh::MeshVertex;
-use crate::plan::{FramePlan, InstanceData};
+use crate::frame::plan::{FramePlan, InstanceData};
+use crate::frame::timings::{FrameRecord, Phase};
 use crate::scene::Scene;
-use crate::timings::{FrameRecord, Phase};
-
-/// The scene shader, validated by naga in the tests.
-pub const SCENE_WGSL: &str = include_str!("../../shaders/scene.wgsl");
-
-/// Depth buffer format (WebGL2 has it too).
-pub const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth24Plus;
-
-/// Errors creating or using the GPU backend.
-#[derive(Debug, thiserror::Error)]
-pub enum GpuError {
-    /// No adapter matched the request.
-    #[error("no GPU adapter available: {0}")]
-    NoAdapter(String),
-    /// The device request failed.
-    #[error("could not open the GPU device: {0}")]
-    Device(#[from] wgpu::RequestDeviceError),
-    /// The scene has no atlas page or no meshes.
-    #[error("the scene has no {0}")]
-    EmptyScene(&'static str),
-    /// Reading a texture back failed.
-    #[error(transparent)]
-    Readback(#[from] ReadbackError),
-}
-
-/// Opens a device on `adapter` with only what the renderer needs, plus timestamp
-/// queries when the adapter has them (detected, never assumed).
-pub async fn request_device(
-    adapter: &wgpu::Adapter,
-) -> Result<(wgpu::Device, wgpu::Queue), GpuError> {
-    let supported = adapter.limits();
-    // WebGL2 cannot meet the default limits: start from its downlevel set and take
-    // the adapter's real texture sizes, alignments and buffer size.
-    let mut limits = wgpu::Limits::downlevel_webgl2_defaults()
-        .using_resolution(supported.clone())
-        .using_alignment(supported.clone());
-    limits.max_buffer_size = supported.max_buffer_size;
-    let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
-    let descriptor = wgpu::DeviceDescriptor {
-        label: Some("candlefish"),
-        required_features: features,
-        required_limits: limits,
-        ..wgpu::DeviceDescriptor::default()
-    };
-    Ok(adapter.request_device(&descriptor).await?)
-}
+use crate::scene::camera::Camera;
 
 /// Output configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TargetConfig {
-    /// Format of the views passed to [`GpuRenderer::render`] (an sRGB format for
-    /// correct colours).
+    /// Format of the views passed to [`GpuRenderer::render`]. A non-sRGB format gets
+    /// its sRGB encoding in the fragment shader, so every target shows the same colours.
     pub format: wgpu::TextureFormat,
     /// Width in pixels.
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
-    /// Requested MSAA samples (lowered to what the format supports).
+    /// MSAA samples (1 or 4; lowered to what the format supports).
     pub msaa_samples: u32,
 }
 
-struct MeshDraw {
-    tiers: Vec<std::ops::Range<u32>>,
+/// The scene and background pipelines for one sample count.
+#[derive(Debug)]
+struct Pipelines {
+    scene: wgpu::RenderPipeline,
+    background: wgpu::RenderPipeline,
 }
 
 /// GPU resources of a scene and the per-frame draw.
@@ -99,8 +47,11 @@ pub struct GpuRenderer {
     device: wgpu::Device,
     queue: wgpu::Queue,
     config: TargetConfig,
-    pipeline: wgpu::RenderPipeline,
-    background: wgpu::RenderPipeline,
+    /// Sample counts the target format supports (bit n set: 2^n samples).
+    supported_samples: u32,
+    shader: wgpu::ShaderModule,
+    layout: wgpu::PipelineLayout,
+    pipelines: Pipelines,
     frame_buffer: wgpu::Buffer,
     frame_bind_group: wgpu::BindGroup,
     mesh_bind_group: wgpu::BindGroup,
@@ -109,7 +60,8 @@ pub struct GpuRenderer {
     index_buffer: wgpu::Buffer,
     instance_buffer: wgpu::Buffer,
     instance_capacity: u64,
-    meshes: Vec<MeshDraw>,
+    /// Index ranges per mesh, per tier.
+    meshes: Vec<Vec<std::ops::Range<u32>>>,
     materials: [MaterialUniform; MAX_MATERIALS],
     depth_view: wgpu::TextureView,
     msaa_view: Option<wgpu::TextureView>,
@@ -118,12 +70,139 @@ pub struct GpuRenderer {
     pub debug_tiers: bool,
 }
 
-impl std::fmt::Debug for MeshDraw {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MeshDraw")
-            .field("tiers", &self.tiers)
-            .finish()
+fn vertex_format(format: AttributeFormat) -> wgpu::VertexFormat {
+    match format {
+        AttributeFormat::Unorm16x4 => wgpu::VertexFormat::Unorm16x4,
+        AttributeFormat::Snorm16x2 => wgpu::VertexFormat::Snorm16x2,
+        AttributeFormat::Unorm16x2 => wgpu::VertexFormat::Unorm16x2,
+        AttributeFormat::Snorm16x4 => wgpu::VertexFormat::Snorm16x4,
+        AttributeFormat::Float32x4 => wgpu::VertexFormat::Float32x4,
+        AttributeFormat::Float32 => wgpu::VertexFormat::Float32,
+        AttributeFormat::Uint32 => wgpu::VertexFormat::Uint32,
     }
+}
+
+fn vertex_attributes(layout: &BufferLayout) -> Vec<wgpu::VertexAttribute> {
+    layout
+        .attributes
+        .iter()
+        .map(|a| wgpu::VertexAttribute {
+            format: vertex_format(a.format),
+            offset: u64::from(a.offset),
+            shader_location: a.location,
+        })
+        .collect()
+}
+
+impl Pipelines {
+    fn new(
+        device: &wgpu::Device,
+        shader: &wgpu::ShaderModule,
+        layout: &wgpu::PipelineLayout,
+        format: wgpu::TextureFormat,
+        samples: u32,
+    ) -> Self {
+        let mesh_attributes = vertex_attributes(&layout::MESH_VERTEX);
+        let instance_attributes = vertex_attributes(&layout::INSTANCE);
+        let step = |l: &BufferLayout| {
+            if l.per_instance {
+                wgpu::VertexStepMode::Instance
+            } else {
+                wgpu::VertexStepMode::Vertex
+            }
+        };
+        let buffers = [
+            Some(wgpu::VertexBufferLayout {
+                array_stride: u64::from(layout::MESH_VERTEX.stride),
+                step_mode: step(&layout::MESH_VERTEX),
+                attributes: &mesh_attributes,
+            }),
+            Some(wgpu::VertexBufferLayout {
+                array_stride: u64::from(layout::INSTANCE.stride),
+                step_mode: step(&layout::INSTANCE),
+                attributes: &instance_attributes,
+            }),
+        ];
+        let multisample = wgpu::MultisampleState {
+            count: samples,
+            ..wgpu::MultisampleState::default()
+        };
+        let targets = [Some(wgpu::ColorTargetState {
+            format,
+            blend: None,
+            write_mask: wgpu::ColorWrites::ALL,
+        })];
+        let scene = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("scene"),
+            layout: Some(layout),
+            vertex: wgpu::VertexState {
+                module: shader,
+                entry_point: Some("vs_main"),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                buffers: &buffers,
+            },
+            primitive: wgpu::PrimitiveState {
+                // Fins and kelp are single sheets: draw both faces, flip normals in the
+                // fragment shader.
+                cull_mode: None,
+                ..wgpu::PrimitiveState::default()
+            },
+            depth_stencil: Some(wgpu::DepthStencilState {
+                format: DEPTH_FORMAT,
+                depth_write_enabled: Some(true),
+                depth_compare: Some(wgpu::CompareFunction::Less),
+                stencil: wgpu::StencilState::default(),
+                bias: wgpu::DepthBiasState::default(),
+            }),
+            multisample,
+            fragment: Some(wgpu::FragmentState {
+                module: shader,
+                entry_point: Some("fs_main"),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                targets: &targets,
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+        let background = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("background"),
+            layout: Some(layout),
+            vertex: wgpu::VertexState {
+                module: shader,
+                entry_point: Some("vs_background"),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                buffers: &[],
+            },
+            primitive: wgpu::PrimitiveState::default(),
+            // Drawn last at the far plane: only where nothing else was drawn.
+            depth_stencil: Some(wgpu::DepthStencilState {
+                format: DEPTH_FORMAT,
+                depth_write_enabled: Some(false),
+                depth_compare: Some(wgpu::CompareFunction::LessEqual),
+                stencil: wgpu::StencilState::default(),
+                bias: wgpu::DepthBiasState::default(),
+            }),
+            multisample,
+            fragment: Some(wgpu::FragmentState {
+                module: shader,
+                entry_point: Some("fs_background"),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                targets: &targets,
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+        Self { scene, background }
+    }
+}
+
+fn supported_sample_counts(adapter: &wgpu::Adapter, format: wgpu::TextureFormat) -> u32 {
+    let flags = adapter.get_texture_format_features(format).flags;
+    let depth = adapter.get_texture_format_features(DEPTH_FORMAT).flags;
+    [1u32, 2, 4, 8]
+        .into_iter()
+        .filter(|&n| n == 1 || (flags.sample_count_supported(n) && depth.sample_count_supported(n)))
+        .fold(0, |bits, n| bits | n)
 }
 
 impl GpuRenderer {
@@ -141,16 +220,8 @@ impl GpuRenderer {
         if scene.atlas.is_empty() {
             return Err(GpuError::EmptyScene("atlas page"));
         }
-        let flags = adapter.get_texture_format_features(config.format).flags;
-        if config.msaa_samples > 1 && !flags.sample_count_supported(config.msaa_samples) {
-            log::warn!(
-                "{}x MSAA unsupported for {:?}; drawing without",
-                config.msaa_samples,
-                config.format
-            );
-            config.msaa_samples = 1;
-        }
-        config.msaa_samples = config.msaa_samples.max(1);
+        let supported_samples = supported_sample_counts(adapter, config.format);
+        config.msaa_samples = fit_samples(config.msaa_samples, supported_samples, config.format);
         let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("scene.wgsl"),
             source: wgpu::ShaderSource::Wgsl(SCENE_WGSL.into()),
@@ -205,94 +276,13 @@ impl GpuRenderer {
             bind_group_layouts: &[Some(&frame_layout), Some(&mesh_layout)],
             immediate_size: 0,
         });
-
-        let vertex_attributes = wgpu::vertex_attr_array![
-            0 => Unorm16x4, 1 => Snorm16x2, 2 => Unorm16x2
-        ];
-        let instance_attributes = wgpu::vertex_attr_array![
-            3 => Float32x4, 4 => Snorm16x4, 5 => Float32, 6 => Uint32
-        ];
-        let buffers = [
-            Some(wgpu::VertexBufferLayout {
-                array_stride: size_of::<MeshVertex>() as u64,
-                step_mode: wgpu::VertexStepMode::Vertex,
-                attributes: &vertex_attributes,
-            }),
-            Some(wgpu::VertexBufferLayout {
-                array_stride: size_of::<InstanceData>() as u64,
-                step_mode: wgpu::VertexStepMode::Instance,
-                attributes: &instance_attributes,
-            }),
-        ];
-        let multisample = wgpu::MultisampleState {
-            count: config.msaa_samples,
-            ..wgpu::MultisampleState::default()
-        };
-        let targets = [Some(wgpu::ColorTargetState {
-            format: config.format,
-            blend: None,
-            write_mask: wgpu::ColorWrites::ALL,
-        })];
-        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("scene"),
-            layout: Some(&layout),
-            vertex: wgpu::VertexState {
-                module: &shader,
-                entry_point: Some("vs_main"),
-                compilation_options: wgpu::PipelineCompilationOptions::default(),
-                buffers: &buffers,
-            },
-            primitive: wgpu::PrimitiveState {
-                // Fins and kelp are single sheets: draw both faces, flip normals in the
-                // fragment shader.
-                cull_mode: None,
-                ..wgpu::PrimitiveState::default()
-            },
-            depth_stencil: Some(wgpu::DepthStencilState {
-                format: DEPTH_FORMAT,
-                depth_write_enabled: Some(true),
-                depth_compare: Some(wgpu::CompareFunction::Less),
-                stencil: wgpu::StencilState::default(),
-                bias: wgpu::DepthBiasState::default(),
-            }),
-            multisample,
-            fragment: Some(wgpu::FragmentState {
-                module: &shader,
-                entry_point: Some("fs_main"),
-                compilation_options: wgpu::PipelineCompilationOptions::default(),
-                targets: &targets,
-            }),
-            multiview_mask: None,
-            cache: None,
-        });
-        let background = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("background"),
-            layout: Some(&layout),
-            vertex: wgpu::VertexState {
-                module: &shader,
-                entry_point: Some("vs_background"),
-                compilation_options: wgpu::PipelineCompilationOptions::default(),
-                buffers: &[],
-            },
-            primitive: wgpu::PrimitiveState::default(),
-            // Drawn last at the far plane: only where nothing else was drawn.
-            depth_stencil: Some(wgpu::DepthStencilState {
-                format: DEPTH_FORMAT,
-                depth_write_enabled: Some(false),
-                depth_compare: Some(wgpu::CompareFunction::LessEqual),
-                stencil: wgpu::StencilState::default(),
-                bias: wgpu::DepthBiasState::default(),
-            }),
-            multisample,
-            fragment: Some(wgpu::FragmentState {
-                module: &shader,
-                entry_point: Some("fs_background"),
-                compilation_options: wgpu::PipelineCompilationOptions::default(),
-                targets: &targets,
-            }),
-            multiview_mask: None,
-            cache: None,
-        });
+        let pipelines = Pipelines::new(
+            &device,
+            &shader,
+            &layout,
+            config.format,
+            config.msaa_samples,
+        );
 
         let materials = material_table(&scene.materials);
         let frame_buffer = device.create_buffer(&wgpu::BufferDescriptor {
@@ -371,12 +361,11 @@ impl GpuRenderer {
             .meshes
             .meshes
             .iter()
-            .map(|m| MeshDraw {
-                tiers: m
-                    .tiers
+            .map(|m| {
+                m.tiers
                     .iter()
                     .map(|t| t.first_index..t.first_index + t.index_count)
-                    .collect(),
+                    .collect()
             })
             .collect();
         let (depth_view, msaa_view) = create_targets(&device, &config);
@@ -385,8 +374,10 @@ impl GpuRenderer {
             device,
             queue,
             config,
-            pipeline,
-            background,
+            supported_samples,
+            shader,
+            layout,
+            pipelines,
             frame_buffer,
             frame_bind_group,
             mesh_bind_group,
@@ -439,6 +430,24 @@ impl GpuRenderer {
         (self.depth_view, self.msaa_view) = create_targets(&self.device, &self.config);
     }
 
+    /// Switches MSAA to `samples` (lowered to what the format supports), rebuilding the
+    /// pipelines and targets when it changes. Returns the count in effect.
+    pub fn set_msaa_samples(&mut self, samples: u32) -> u32 {
+        let samples = fit_samples(samples, self.supported_samples, self.config.format);
+        if samples != self.config.msaa_samples {
+            self.config.msaa_samples = samples;
+            self.pipelines = Pipelines::new(
+                &self.device,
+                &self.shader,
+                &self.layout,
+                self.config.format,
+                samples,
+            );
+            (self.depth_view, self.msaa_view) = create_targets(&self.device, &self.config);
+        }
+        self.config.msaa_samples
+    }
+
     /// Uploads and draws `plan` into `target` (a view of the configured format and
     /// size), recording upload/encode/submit times in `record`. Returns the frame's
     /// command submission index.
@@ -459,6 +468,7 @@ impl GpuRenderer {
             &self.materials,
             (self.config.width, self.config.height),
             self.debug_tiers,
+            !self.config.format.is_srgb(),
         );
         self.queue
             .write_buffer(&self.frame_buffer, 0, bytemuck::bytes_of(&uniforms));
@@ -522,7 +532,7 @@ impl GpuRenderer {
                 occlusion_query_set: None,
                 multiview_mask: None,
             });
-            pass.set_pipeline(&self.pipeline);
+            pass.set_pipeline(&self.pipelines.scene);
             pass.set_bind_group(0, &self.frame_bind_group, &[]);
             // The layout is shared with the background pipeline, which needs group 1
             // set even when no batch is drawn.
@@ -534,7 +544,7 @@ impl GpuRenderer {
                 let Some(range) = self
                     .meshes
                     .get(usize::from(batch.mesh))
-                    .and_then(|m| m.tiers.get(usize::from(batch.tier)))
+                    .and_then(|m| m.get(usize::from(batch.tier)))
                 else {
                     continue;
                 };
@@ -550,7 +560,7 @@ impl GpuRenderer {
                 pass.set_vertex_buffer(1, self.instance_buffer.slice(start..end));
                 pass.draw_indexed(range.clone(), 0, 0..batch.instance_count);
             }
-            pass.set_pipeline(&self.background);
+            pass.set_pipeline(&self.pipelines.background);
             pass.draw(0..3, 0..1);
         }
         if let (Some(timer), Some(ts)) = (self.timer.as_mut(), timestamps) {
@@ -575,14 +585,18 @@ impl GpuRenderer {
             timer.drain_results(f);
         }
     }
+}
 
-    /// GPU times that have become available since the last call: `(frame, ms)`.
-    pub fn take_gpu_times(&mut self) -> Vec<(u64, f32)> {
-        self.timer
-            .as_mut()
-            .map(GpuTimer::take_results)
-            .unwrap_or_default()
+/// The largest supported count at most `wanted` (1, 2, 4 or 8).
+fn fit_samples(wanted: u32, supported: u32, format: wgpu::TextureFormat) -> u32 {
+    let fitted = [8u32, 4, 2, 1]
+        .into_iter()
+        .find(|&n| n <= wanted.max(1) && supported & n != 0)
+        .unwrap_or(1);
+    if fitted != wanted.max(1) {
+        log::warn!("{wanted}x MSAA unsupported for {format:?}; using {fitted}x");
     }
+    fitted
 }
 
 fn create_instance_buffer(device: &wgpu::Device, capacity: u64) -> wgpu::Buffer {

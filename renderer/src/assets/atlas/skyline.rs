@@ -258,7 +258,7 @@ pub fn pack_padded(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::atlas::{Placement, pack_with_stats};
+    use crate::assets::atlas::{Placement, pack_with_stats};
     use crate::rng::Rng;
 
     fn random_sizes(seed: u64, n: usize, lo: u32, hi: u32) -> Vec<(u32, u32)> {
