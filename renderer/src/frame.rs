@@ -4,6 +4,7 @@
 
 pub mod cull;
 pub mod driver;
+pub mod governor;
 pub mod lod;
 pub mod motion;
 pub mod plan;
