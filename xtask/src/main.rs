@@ -10,9 +10,12 @@
 //! - `cargo xtask glsl [--check]` writes the WebGL2 backend's GLSL ES 3.00, generated
 //!   by naga from `shaders/scene.wgsl`, to `app/src/web/webgl/shaders.rs` (`--check`:
 //!   fail when that file is stale).
+//! - `cargo xtask flip REFERENCE.png TEST.png [--max-mean X] [--diff OUT.png]`: the
+//!   perceptual (ꟻLIP) difference of two frames; the browser parity test uses it.
 //! - `cargo xtask serve [server args…]` runs the site server on the built site.
 
 mod dist;
+mod flip;
 mod glsl;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +38,7 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("dist") => dist::run(&dist::Options::parse(&args[1..])?),
         Some("glsl") => glsl::run(&args[1..]),
+        Some("flip") => flip::run(&args[1..]),
         Some("serve") => {
             let status = std::process::Command::new(env!("CARGO"))
                 .args([
@@ -53,8 +57,8 @@ fn run() -> Result<()> {
                 bail!("the server exited with {status}")
             }
         }
-        Some(other) => bail!("unknown task {other:?} (tasks: dist, glsl, serve)"),
-        None => bail!("usage: cargo xtask <dist|glsl|serve> [options]"),
+        Some(other) => bail!("unknown task {other:?} (tasks: dist, glsl, flip, serve)"),
+        None => bail!("usage: cargo xtask <dist|glsl|flip|serve> [options]"),
     }
 }
 
