@@ -265,8 +265,8 @@ fn write_compressed(out: &Path, name: &str, bytes: &[u8]) -> Result<Built> {
         let mut w = brotli::CompressorWriter::new(&mut br, 4096, 11, 22);
         w.write_all(bytes)?;
     }
-    // PNGs are already compressed: no variants, sizes as they are.
-    let precompress = !name.ends_with(".png");
+    // Images are already compressed: no variants, sizes as they are.
+    let precompress = !name.ends_with(".png") && !name.ends_with(".webp");
     if precompress {
         fs::write(out.join(format!("{name}.gz")), &gz)?;
         fs::write(out.join(format!("{name}.br")), &br)?;
@@ -304,8 +304,11 @@ fn assemble(root: &Path, staging: &Path, options: &Options, names: &[BundleNames
         Ok(hashed)
     };
     let style = place("style.css", read(&www.join("style.css"))?)?;
-    let loader = place("loader.js", read(&www.join("loader.js"))?)?;
-    let poster = place("poster.png", read(&staging.join("poster.png"))?)?;
+    let loader = place("loader.js", minify(root, &www.join("loader.js"))?)?;
+    let runtime = place("runtime.js", minify(root, &www.join("runtime.js"))?)?;
+    let poster_png = read(&staging.join("poster.png"))?;
+    let poster_webp = place("poster.webp", webp_from_png(&poster_png)?)?;
+    let poster = place("poster.png", poster_png)?;
     let favicon = place("favicon.svg", read(&www.join("favicon.svg"))?)?;
     let pack = place("scene.pack", read(&staging.join("scene.pack"))?)?;
     let mut bundles = serde_json::Map::new();
@@ -329,6 +332,7 @@ fn assemble(root: &Path, staging: &Path, options: &Options, names: &[BundleNames
     let manifest = serde_json::json!({
         "release": options.release,
         "pack": format!("./{pack}"),
+        "runtime": format!("./{runtime}"),
         "bundles": bundles,
     });
     let html =
@@ -336,6 +340,10 @@ fn assemble(root: &Path, staging: &Path, options: &Options, names: &[BundleNames
     let html = replace_once(&html, "href=\"style.css\"", &format!("href=\"{style}\""))?;
     let html = replace_once(&html, "src=\"loader.js\"", &format!("src=\"{loader}\""))?;
     let html = html.replace("src=\"poster.png\"", &format!("src=\"{poster}\""));
+    let html = html.replace(
+        "srcset=\"poster.webp\"",
+        &format!("srcset=\"{poster_webp}\""),
+    );
     let html = replace_once(
         &html,
         "href=\"favicon.svg\"",
@@ -360,10 +368,61 @@ fn assemble(root: &Path, staging: &Path, options: &Options, names: &[BundleNames
         serde_json::to_vec_pretty(&preload)?,
     )?;
     let files = size::SiteFiles {
-        shared: vec!["index.html".to_owned(), style, loader, pack],
+        shared: vec!["index.html".to_owned(), style, loader, runtime, pack],
         bundles: bundle_files,
     };
     report(out, &built, &files, names, options.size_gate)
+}
+
+/// Minifies an ES module with terser (npm, installed by `scripts/setup.sh`).
+fn minify(root: &Path, path: &Path) -> Result<Vec<u8>> {
+    let tool = root.join("node_modules/.bin/terser");
+    if !tool.exists() {
+        bail!(
+            "{} is missing: run scripts/setup.sh (npm ci)",
+            tool.display()
+        );
+    }
+    let output = Command::new(&tool)
+        .arg(path)
+        .args(["--module", "--compress", "--mangle", "--comments", "false"])
+        .output()
+        .with_context(|| format!("starting {}", tool.display()))?;
+    if !output.status.success() {
+        bail!(
+            "terser failed on {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(output.stdout)
+}
+
+/// The poster as lossy WebP (quality 80): a fraction of the PNG's bytes, for the
+/// browsers that show it (no JavaScript, no working renderer, the paused rung).
+fn webp_from_png(png_bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info().context("reading the poster PNG")?;
+    let mut pixels = vec![
+        0;
+        reader
+            .output_buffer_size()
+            .context("the poster is too large")?
+    ];
+    let info = reader
+        .next_frame(&mut pixels)
+        .context("decoding the poster PNG")?;
+    pixels.truncate(info.buffer_size());
+    let encoder = match info.color_type {
+        png::ColorType::Rgba => webp::Encoder::from_rgba(&pixels, info.width, info.height),
+        png::ColorType::Rgb => webp::Encoder::from_rgb(&pixels, info.width, info.height),
+        other => bail!("the poster PNG is {other:?}, not RGB or RGBA"),
+    };
+    let encoded = encoder
+        .encode_simple(false, 80.0)
+        .map_err(|e| anyhow::anyhow!("encoding the poster as WebP: {e:?}"))?;
+    Ok(encoded.to_vec())
 }
 
 fn replace_once(haystack: &str, from: &str, to: &str) -> Result<String> {
