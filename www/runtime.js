@@ -1,0 +1,218 @@
+// Candlefish runtime host: runs the wasm runtime (motion, culling, LOD, planning, GPU
+// submission, timings, the frame governor) and its frame loop. It runs in a dedicated
+// module Worker, drawing into an OffscreenCanvas the page transferred to it, so the
+// page's main thread keeps only the page; where a browser cannot do that, the loader
+// imports this same module and runs the host on the main thread.
+//
+// Messages in (from the loader): start, resize, input, visibility, pause, reducedMotion,
+// testPanic, stop. Messages out: started, frame, stats, step, telemetry, error, lost,
+// panic. The loader owns the page (status, errors, the overlay, telemetry's socket).
+
+const STATS_EVERY_MS = 250;
+const TELEMETRY_EVERY_MS = 1000;
+
+export function createHost(post) {
+  let module = null;
+  let runtime = null;
+  let raf = 0;
+  let running = false;
+  let hidden = false;
+  let paused = false;
+  let lastStats = 0;
+  let lastTelemetry = 0;
+  let firstFrame = true;
+  let thread = 'main';
+
+  const hasRaf = typeof requestAnimationFrame === 'function';
+  const schedule = (fn) => (hasRaf ? requestAnimationFrame(fn) : setTimeout(() => fn(performance.now()), 16));
+  const unschedule = (id) => (hasRaf ? cancelAnimationFrame(id) : clearTimeout(id));
+
+  function loop() {
+    if (!raf && running && runtime && !hidden && !paused) raf = schedule(tick);
+  }
+
+  function stop() {
+    if (raf) unschedule(raf);
+    raf = 0;
+  }
+
+  function sendStats(now) {
+    lastStats = now;
+    post({ type: 'stats', stats: JSON.parse(runtime.stats()) });
+  }
+
+  function sendTelemetry(now) {
+    lastTelemetry = now;
+    const batch = runtime.telemetryBatch();
+    if (batch) post({ type: 'telemetry', batch });
+  }
+
+  function tick(now) {
+    raf = 0;
+    if (!runtime || !running) return;
+    const lost = runtime.deviceLost();
+    if (lost) {
+      running = false;
+      post({ type: 'lost', reason: lost });
+      return;
+    }
+    let step;
+    try {
+      step = runtime.frame(now);
+    } catch (e) {
+      running = false;
+      post({ type: 'lost', reason: e?.message || String(e) });
+      return;
+    }
+    if (firstFrame) {
+      firstFrame = false;
+      post({ type: 'frame', first: true, at: performance.now() });
+    }
+    if (step) {
+      const parsed = JSON.parse(step);
+      post({ type: 'step', step: parsed });
+      // Canvas 2D and the paused frame need the page (a fresh canvas, a Play button):
+      // this runtime stops and the loader takes over.
+      if (parsed.toKind !== 'gpu' && parsed.fromKind === 'gpu') {
+        running = false;
+        sendStats(now);
+        return;
+      }
+      if (parsed.toKind === 'paused') {
+        running = false;
+        sendStats(now);
+        return;
+      }
+    }
+    if (now - lastStats >= STATS_EVERY_MS) sendStats(now);
+    if (now - lastTelemetry >= TELEMETRY_EVERY_MS) sendTelemetry(now);
+    loop();
+  }
+
+  async function start(m) {
+    thread = m.thread;
+    module = await import(m.bundle.js);
+    await module.default({ module_or_path: m.bundle.wasm });
+    module.installPanicHook((message) => {
+      stop();
+      running = false;
+      runtime = null;
+      post({ type: 'panic', message });
+    });
+    const options = {
+      preset: m.preset,
+      fish: m.fish,
+      software: m.software,
+      governor: m.governor,
+      rung: m.rung,
+      reducedMotion: m.reducedMotion,
+      still: m.still,
+      cssWidth: m.css.width,
+      cssHeight: m.css.height,
+      dpr: m.dpr,
+      thread,
+    };
+    const t0 = performance.now();
+    runtime =
+      m.mode === 'canvas'
+        ? module.startCanvas(m.canvas, new Uint8Array(m.pack), options)
+        : await module.startGpu(m.canvas, new Uint8Array(m.pack), options);
+    paused = Boolean(m.paused);
+    hidden = Boolean(m.hidden);
+    running = true;
+    const stats = JSON.parse(runtime.stats());
+    post({ type: 'started', mode: stats.mode, thread, init: Math.round(performance.now() - t0), stats });
+    if (paused || m.still !== undefined) {
+      // One still frame: a paused page still shows the scene.
+      runtime.frame(performance.now());
+      post({ type: 'frame', first: true, at: performance.now() });
+      firstFrame = false;
+      sendStats(performance.now());
+    }
+    loop();
+  }
+
+  function input(m) {
+    if (!runtime) return;
+    switch (m.action) {
+      case 'rotate':
+        runtime.rotate(m.dx, m.dy);
+        break;
+      case 'zoom':
+        runtime.zoom(m.factor);
+        break;
+      case 'autoRotate':
+        runtime.setAutoRotate(m.on);
+        break;
+      case 'toggleAutoRotate':
+        runtime.setAutoRotate(!JSON.parse(runtime.stats()).autoRotate);
+        break;
+      default:
+        return;
+    }
+    // A paused page still answers the camera: draw one frame.
+    if (paused && running) runtime.frame(performance.now());
+    sendStats(performance.now());
+  }
+
+  return {
+    async handle(m) {
+      try {
+        switch (m.type) {
+          case 'start':
+            await start(m);
+            break;
+          case 'resize':
+            runtime?.resize(m.width, m.height, m.dpr);
+            if (runtime && paused && running) runtime.frame(performance.now());
+            break;
+          case 'input':
+            input(m);
+            break;
+          case 'visibility':
+            hidden = m.hidden;
+            runtime?.setHidden(hidden, performance.now());
+            if (hidden) {
+              stop();
+              if (runtime) sendTelemetry(performance.now());
+            } else loop();
+            break;
+          case 'pause':
+            paused = m.paused;
+            runtime?.setPaused(paused, performance.now());
+            if (paused) stop();
+            else loop();
+            if (runtime) sendStats(performance.now());
+            break;
+          case 'reducedMotion':
+            runtime?.setAutoRotate(!m.on);
+            break;
+          case 'flush':
+            if (runtime) sendTelemetry(performance.now());
+            break;
+          case 'testPanic':
+            module?.testPanic();
+            break;
+          case 'stop':
+            stop();
+            running = false;
+            runtime?.free();
+            runtime = null;
+            break;
+          default:
+            break;
+        }
+      } catch (e) {
+        const message = e?.message || String(e);
+        if (m.type === 'start') post({ type: 'error', phase: 'start', message });
+        else post({ type: 'lost', reason: message });
+      }
+    },
+  };
+}
+
+// In a dedicated Worker: serve the page over postMessage.
+if (typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope) {
+  const host = createHost((message, transfer) => globalThis.postMessage(message, transfer || []));
+  globalThis.onmessage = (e) => host.handle(e.data);
+}
