@@ -91,6 +91,15 @@ impl<B: Backend> FrameDriver<B> {
         self.preset
     }
 
+    /// Swaps in another scene (e.g. the `performance` preset's smaller school, when the
+    /// frame governor steps down) built from the same meshes, materials and atlas the
+    /// backend already holds. The LOD threshold becomes `preset`'s.
+    pub fn set_scene(&mut self, scene: Scene, preset: Preset) {
+        self.scene = scene;
+        self.preset = preset;
+        self.lod_threshold_px = preset.settings().lod_threshold_px;
+    }
+
     /// Frames rendered so far.
     pub fn frames(&self) -> u64 {
         self.frame
@@ -152,6 +161,25 @@ mod tests {
         assert!(record.cpu_ms[Phase::Update as usize] >= 0.0);
         d.render_frame(1.1, &camera).unwrap();
         assert_eq!((d.frames(), d.backend().frames()), (2, 2));
+    }
+
+    #[test]
+    fn a_new_scene_is_drawn_from_the_next_frame() {
+        let mut d = driver();
+        let camera = OrbitCamera::default().camera(16.0 / 9.0);
+        let before = d.render_frame(1.0, &camera).unwrap();
+        let mut small = crate::SceneDescription::for_preset(Preset::Performance);
+        small.fish /= 10;
+        let scene = crate::assets::standard::standard_scene(&small).unwrap();
+        let total = scene.instances.len() as u32;
+        d.set_scene(scene, Preset::Canvas);
+        let after = d.render_frame(1.0, &camera).unwrap();
+        assert_eq!(d.plan().total_instances, total);
+        assert!(after.drawn < before.drawn);
+        assert_eq!(
+            (d.preset(), d.lod_threshold_px),
+            (Preset::Canvas, Preset::Canvas.settings().lod_threshold_px)
+        );
     }
 
     #[test]
