@@ -9,8 +9,8 @@ use crate::frame::plan::FramePlan;
 use crate::frame::timings::{FrameRecord, FrameTimings};
 use crate::frame::{FrameInput, FramePlanner};
 use crate::preset::Preset;
-use crate::scene::Scene;
 use crate::scene::camera::Camera;
+use crate::scene::{Scene, SceneDescription, SceneError};
 
 /// Frames kept in the timing ring (10 s at 60 Hz).
 pub const TIMING_FRAMES: usize = 600;
@@ -91,13 +91,24 @@ impl<B: Backend> FrameDriver<B> {
         self.preset
     }
 
-    /// Swaps in another scene (e.g. the `performance` preset's smaller school, when the
-    /// frame governor steps down) built from the same meshes, materials and atlas the
-    /// backend already holds. The LOD threshold becomes `preset`'s.
-    pub fn set_scene(&mut self, scene: Scene, preset: Preset) {
-        self.scene = scene;
+    /// Lays the scene out again for `description` (e.g. the `performance` preset's
+    /// smaller school, when the frame governor steps down), keeping the meshes,
+    /// materials and atlas the backend already holds: nothing is copied. The LOD
+    /// threshold becomes `preset`'s. On error the scene is left empty (and draws
+    /// nothing): the errors are those that building it the first time would have given.
+    pub fn relayout(
+        &mut self,
+        description: &SceneDescription,
+        preset: Preset,
+    ) -> Result<(), SceneError> {
+        let meshes = std::mem::take(&mut self.scene.meshes);
+        let materials = std::mem::take(&mut self.scene.materials);
+        let atlas = std::mem::take(&mut self.scene.atlas);
+        self.scene.instances = Default::default();
+        self.scene = Scene::build(description, meshes, materials, atlas)?;
         self.preset = preset;
         self.lod_threshold_px = preset.settings().lod_threshold_px;
+        Ok(())
     }
 
     /// Frames rendered so far.
@@ -136,7 +147,7 @@ mod tests {
     use crate::scene::camera::OrbitCamera;
 
     fn driver() -> FrameDriver<NullBackend> {
-        let description = crate::SceneDescription::for_preset(Preset::Performance);
+        let description = SceneDescription::for_preset(Preset::Performance);
         let scene = crate::assets::standard::standard_scene(&description).unwrap();
         FrameDriver::new(scene, Preset::Performance, NullBackend::new(640, 360))
     }
@@ -164,17 +175,17 @@ mod tests {
     }
 
     #[test]
-    fn a_new_scene_is_drawn_from_the_next_frame() {
+    fn a_new_layout_is_drawn_from_the_next_frame() {
         let mut d = driver();
         let camera = OrbitCamera::default().camera(16.0 / 9.0);
         let before = d.render_frame(1.0, &camera).unwrap();
-        let mut small = crate::SceneDescription::for_preset(Preset::Performance);
-        small.fish /= 10;
-        let scene = crate::assets::standard::standard_scene(&small).unwrap();
-        let total = scene.instances.len() as u32;
-        d.set_scene(scene, Preset::Canvas);
+        let atlas_pages = d.scene.atlas.len();
+        let small = SceneDescription::for_preset(Preset::Canvas);
+        d.relayout(&small, Preset::Canvas).unwrap();
+        assert_eq!(d.scene.instances.len() as u64, small.instance_count());
+        assert_eq!(d.scene.atlas.len(), atlas_pages);
         let after = d.render_frame(1.0, &camera).unwrap();
-        assert_eq!(d.plan().total_instances, total);
+        assert_eq!(u64::from(d.plan().total_instances), small.instance_count());
         assert!(after.drawn < before.drawn);
         assert_eq!(
             (d.preset(), d.lod_threshold_px),
