@@ -156,7 +156,7 @@ async function download(url, label) {
   return bytes;
 }
 
-// One bundle per GPU mode; Canvas 2D runs in the (smaller) WebGPU bundle.
+// One bundle per GPU mode; Canvas 2D runs in the (smaller) WebGL2 bundle.
 async function loadBundle(name) {
   if (bundle?.name === name) return bundle.module;
   const files = manifest.bundles?.[name];
@@ -191,7 +191,7 @@ function sizeCanvas(preset) {
 }
 
 async function start(mode, preset, reducedMotion) {
-  const module = await loadBundle(mode === 'webgl' ? 'webgl' : 'webgpu');
+  const module = await loadBundle(mode === 'webgpu' ? 'webgpu' : 'webgl');
   const c = freshCanvas();
   const effectivePreset = mode === 'canvas' ? 'canvas' : preset;
   const { width, height } = sizeCanvas(effectivePreset);

@@ -5,9 +5,12 @@
 
 mod canvas;
 mod canvas2d;
+#[cfg(feature = "webgpu")]
 mod gpu;
 mod json;
 mod panic;
+#[cfg(all(feature = "webgl", not(feature = "webgpu")))]
+mod webgl;
 
 use candlefish_renderer::assets::pack;
 use candlefish_renderer::frame::timings::Phase;
@@ -85,9 +88,17 @@ pub async fn start_gpu(
     fish: u32,
 ) -> Result<Runtime, JsError> {
     let (canvas, preset, scene) = prepare(canvas, pack_bytes, &preset, fish)?;
-    let backend = gpu::start(canvas, &scene, preset)
-        .await
-        .map_err(|e| JsError::new(&e))?;
+    #[cfg(feature = "webgpu")]
+    let backend = gpu::start(canvas, &scene, preset).await;
+    #[cfg(all(feature = "webgl", not(feature = "webgpu")))]
+    let backend =
+        webgl::WebGlBackend::new(canvas, &scene, preset).map(|b| Box::new(b) as Box<dyn Backend>);
+    #[cfg(not(any(feature = "webgl", feature = "webgpu")))]
+    let backend: Result<Box<dyn Backend>, String> = {
+        let _ = (canvas, preset);
+        Err("this build has no GPU backend (build with --features webgpu or webgl)".to_owned())
+    };
+    let backend = backend.map_err(|e| JsError::new(&e))?;
     Ok(Runtime::new(scene, preset, backend, reduced_motion))
 }
 

@@ -4,7 +4,7 @@
 //! there are two kinds.
 
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{HtmlCanvasElement, OffscreenCanvas};
+use web_sys::{EventTarget, HtmlCanvasElement, OffscreenCanvas};
 
 /// A canvas of either kind.
 #[derive(Clone, Debug)]
@@ -59,6 +59,19 @@ impl Canvas {
                 c.set_width(width);
                 c.set_height(height);
             }
+        }
+    }
+
+    /// The canvas as an event target (for `webglcontextlost` and
+    /// `webglcontextrestored`, which both kinds fire).
+    #[cfg_attr(
+        feature = "webgpu",
+        allow(dead_code, reason = "only the WebGL2 backend listens for context loss")
+    )]
+    pub fn event_target(&self) -> EventTarget {
+        match self {
+            Self::Element(c) => c.clone().into(),
+            Self::Offscreen(c) => c.clone().into(),
         }
     }
 

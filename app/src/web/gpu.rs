@@ -1,4 +1,4 @@
-//! The wgpu backend on the page's canvas (WebGPU in the `webgpu` bundle): opening the
+//! The wgpu backend on the page's canvas (WebGPU, in the `webgpu` bundle): opening the
 //! adapter and configuring the canvas surface go through the renderer's
 //! [`GpuContext`] and [`SurfaceTarget`], the same code the native window uses.
 
@@ -9,10 +9,7 @@ use candlefish_renderer::{Backend, Preset, RenderMode, Scene};
 
 use super::canvas::Canvas;
 
-#[cfg(feature = "webgpu")]
 const BACKENDS: (wgpu::Backends, RenderMode) = (wgpu::Backends::BROWSER_WEBGPU, RenderMode::WebGpu);
-#[cfg(all(feature = "webgl", not(feature = "webgpu")))]
-const BACKENDS: (wgpu::Backends, RenderMode) = (wgpu::Backends::GL, RenderMode::WebGl);
 
 /// Opens this bundle's wgpu backend on `canvas` and uploads `scene`.
 pub async fn start(
