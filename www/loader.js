@@ -35,7 +35,6 @@ let bundle = null;
 let packBytes = null;
 let canvas = document.getElementById('scene');
 let frameHandle = 0;
-let lostAt = 0;
 
 function setStatus(text, fraction) {
   status.hidden = false;
@@ -204,12 +203,8 @@ async function start(mode, preset, reducedMotion) {
       ? module.startCanvas(c, packBytes, effectivePreset, reducedMotion, hints.fish)
       : await module.startGpu(c, packBytes, effectivePreset, reducedMotion, hints.fish);
   page.timings.init = Math.round(performance.now() - t0);
-  if (mode !== 'canvas') {
-    c.addEventListener('webglcontextlost', (e) => {
-      e.preventDefault();
-      lostAt = performance.now();
-    });
-  }
+  // A lost WebGL2 context is the runtime's to handle: it waits for the browser to
+  // restore it and rebuilds, and deviceLost() says so only if it stays lost.
   return { rt, preset: effectivePreset };
 }
 
@@ -267,7 +262,6 @@ async function run(order) {
   page.mode = started.mode;
   page.preset = started.preset;
   page.state = 'running';
-  lostAt = 0;
   status.hidden = true;
   telemetry.start();
   scheduleFrame();
@@ -295,7 +289,7 @@ let lastHud = 0;
 function tick(now) {
   frameHandle = 0;
   if (!runtime || document.hidden) return;
-  const lost = lostAt ? 'WebGL context lost' : runtime.deviceLost();
+  const lost = runtime.deviceLost();
   if (lost) {
     recover(lost);
     return;

@@ -196,7 +196,46 @@ describe('WebGL2 (SwiftShader)', () => {
     await context.close();
   });
 
-  test('forced context loss recovers and keeps drawing', async () => {
+  test('a lost context that the browser restores: the same runtime rebuilds and keeps drawing', async () => {
+    const { page, problems, context } = await open(browser, `/${Q}&mode=webgl`);
+    await waitRunning(page);
+    const lostAt = await page.evaluate(async () => {
+      const canvas = document.getElementById('scene');
+      const ext = canvas.getContext('webgl2').getExtension('WEBGL_lose_context');
+      // Each event within 10 s, or the test fails (rather than hangs).
+      const once = (type) =>
+        new Promise((resolve, reject) => {
+          canvas.addEventListener(type, resolve, { once: true });
+          setTimeout(() => reject(new Error(`no ${type} event within 10 s`)), 10000);
+        });
+      const lost = once('webglcontextlost');
+      ext.loseContext();
+      await lost;
+      // A few frames while lost: nothing is drawn, and nothing fails.
+      const frames = window.candlefish.stats().frames;
+      while (window.candlefish.stats().frames < frames + 2) await new Promise(requestAnimationFrame);
+      const restored = once('webglcontextrestored');
+      ext.restoreContext();
+      await restored;
+      return window.candlefish.stats().frames;
+    });
+    // The same runtime: its frame count carries on (a new one would start from 0).
+    await page.waitForFunction((n) => window.candlefish.stats().frames >= n + 8, lostAt, { timeout: 60000, polling: 200 });
+    const state = await page.evaluate(() => ({
+      mode: window.candlefish.mode,
+      state: window.candlefish.state,
+      recoveries: window.candlefish.recoveries || 0,
+      attempts: window.candlefish.attempts.length,
+    }));
+    assert.deepEqual(state, { mode: 'webgl', state: 'running', recoveries: 0, attempts: 1 });
+    const px = await canvasPixels(page, 'webgl-restored');
+    assert.ok(px.lit > 0.03, `nothing drawn after the restore: ${px.lit}`);
+    // The loss itself is expected; nothing else may be logged as an error.
+    assert.deepEqual(problems.filter((p) => !/context lost/i.test(p)), []);
+    await context.close();
+  });
+
+  test('a lost context that is never restored: the loader restarts on a fresh canvas', async () => {
     const { page, problems, context } = await open(browser, `/${Q}&mode=webgl`);
     await waitRunning(page);
     await page.evaluate(() => {
@@ -206,9 +245,13 @@ describe('WebGL2 (SwiftShader)', () => {
     await page.waitForFunction(() => (window.candlefish.recoveries || 0) >= 1, null, { timeout: 30000 });
     await waitRunning(page, 8);
     assert.equal(await page.evaluate(() => window.candlefish.mode), 'webgl');
+    const errors = await page.evaluate(() => window.candlefish.errors);
+    assert.ok(
+      errors.some((e) => e.kind === 'device_lost' && /not restored/.test(e.message)),
+      `the loss was not reported as lasting: ${JSON.stringify(errors)}`,
+    );
     const px = await canvasPixels(page, 'webgl-recovered');
     assert.ok(px.lit > 0.03, `nothing drawn after recovery: ${px.lit}`);
-    // The loss itself is expected; nothing else may be logged as an error.
     assert.deepEqual(problems.filter((p) => !/context lost/i.test(p)), []);
     await context.close();
   });
