@@ -3,8 +3,9 @@
 //! `cargo run --release -p candlefish-server --example load -- [SOCKETS] [SECONDS] [SAMPLES]`
 //! (defaults 64, 5, 60). Starts the server in-process with limits raised, opens
 //! SOCKETS WebSocket clients that each send `frames` batches of SAMPLES frame times
-//! as fast as the socket takes them, scrapes `/metrics` every 100 ms meanwhile, then
-//! prints messages/s, samples/s and the scrape latency percentiles.
+//! as fast as the socket takes them (reading the server's notices meanwhile), scrapes
+//! `/metrics` every 100 ms meanwhile, then prints messages/s, samples/s and the scrape
+//! latency percentiles.
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,10 @@ async fn main() -> anyhow::Result<()> {
         max_sockets: 100_000,
         max_connections: 100_000,
         max_connections_per_ip: 100_000,
+        // Each socket is one session sending far faster than real time: a day-long
+        // session window keeps the per-session weight cap from cutting its frames.
+        session_window_s: 86_400.0,
+        releases: (0..4).map(|r| format!("bench-{r}")).collect(),
         ..Config::default()
     };
     let server = Server::start(config).await?;
@@ -41,9 +46,13 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..sockets {
         let url = url.clone();
         tasks.push(tokio::spawn(async move {
-            let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            let (ws, _) = tokio_tungstenite::connect_async(url)
                 .await
                 .context("connect")?;
+            // The server answers with notices (welcome, acks); read them meanwhile so
+            // neither side's send buffer fills.
+            let (mut ws, mut notices) = ws.split();
+            let reader = tokio::spawn(async move { while notices.next().await.is_some() {} });
             let mode = ["webgpu", "webgl", "native"][i % 3];
             let frames: Vec<f32> = (0..samples).map(|k| 8.0 + (k % 25) as f32).collect();
             let msg = serde_json::json!({"type":"frames","release":format!("bench-{}", i % 4),
@@ -56,8 +65,8 @@ async fn main() -> anyhow::Result<()> {
                 ws.send(Message::text(msg.clone())).await?;
                 sent += 1;
             }
-            ws.close(None).await?;
-            while ws.next().await.is_some() {}
+            ws.close().await?;
+            reader.await?;
             anyhow::Ok(sent)
         }));
     }

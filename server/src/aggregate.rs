@@ -11,7 +11,6 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::labels::SeriesKey;
-use crate::telemetry::validate::Observation;
 
 /// Lowest and highest trackable frame time, microseconds.
 const LOW_US: u64 = 1;
@@ -25,8 +24,7 @@ pub const DISPLAY_EDGES_MS: [f64; 7] = [4.2, 8.4, 16.7, 25.0, 33.4, 50.0, 100.0]
 struct SlotSeries {
     frames: Histogram<u32>,
     batches: u64,
-    fps_sum: f64,
-    fps_n: u64,
+    time_ms: f64,
     dropped: u64,
 }
 
@@ -36,8 +34,7 @@ impl SlotSeries {
         Some(Self {
             frames,
             batches: 0,
-            fps_sum: 0.0,
-            fps_n: 0,
+            time_ms: 0.0,
             dropped: 0,
         })
     }
@@ -70,7 +67,8 @@ pub struct SeriesStats {
     pub batches: u64,
     /// Frame samples in the window.
     pub samples: u64,
-    /// Mean of the per-batch frames per second.
+    /// Frames per second: frames in the window ÷ the time they took (never a mean of
+    /// per-batch rates).
     pub fps: Option<f64>,
     /// Frame-time percentiles, milliseconds (1% resolution).
     pub p50_ms: f64,
@@ -112,8 +110,9 @@ impl Window {
         (now.saturating_duration_since(self.start).as_nanos() / self.slot_len.as_nanos()) as u64
     }
 
-    /// Records an accepted observation under `key`.
-    pub fn observe(&self, key: &SeriesKey, obs: &Observation) {
+    /// Records an accepted message's frames (as admitted by the session table) under
+    /// `key`: `frames` (ms, count) took `time_ms`.
+    pub fn observe(&self, key: &SeriesKey, frames: &[(f32, u32)], time_ms: f64, dropped: u32) {
         let index = self.slot_index(Instant::now());
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let n = slots.len() as u64;
@@ -129,18 +128,15 @@ impl Window {
                 None => return,
             },
         };
-        for &(ms, count) in &obs.frames {
+        for &(ms, count) in frames {
             let us = (f64::from(ms) * 1000.0)
                 .round()
                 .clamp(LOW_US as f64, HIGH_US as f64) as u64;
             s.frames.saturating_record_n(us, count);
         }
         s.batches += 1;
-        if let Some(fps) = obs.fps {
-            s.fps_sum += fps;
-            s.fps_n += 1;
-        }
-        s.dropped += u64::from(obs.dropped_frames);
+        s.time_ms += time_ms;
+        s.dropped += u64::from(dropped);
     }
 
     /// Merges the live slots into per-series statistics.
@@ -148,7 +144,7 @@ impl Window {
         let current = self.slot_index(Instant::now());
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let live = slots.len() as u64;
-        let mut merged: HashMap<&SeriesKey, (Histogram<u32>, u64, f64, u64, u64)> = HashMap::new();
+        let mut merged: HashMap<&SeriesKey, (Histogram<u32>, u64, f64, u64)> = HashMap::new();
         for slot in slots
             .iter()
             .filter(|s| s.index + live > current && !s.series.is_empty())
@@ -156,17 +152,16 @@ impl Window {
             for (key, s) in &slot.series {
                 let entry = merged
                     .entry(key)
-                    .or_insert_with(|| (Histogram::new_from(&s.frames), 0, 0.0, 0, 0));
+                    .or_insert_with(|| (Histogram::new_from(&s.frames), 0, 0.0, 0));
                 let _ = entry.0.add(&s.frames);
                 entry.1 += s.batches;
-                entry.2 += s.fps_sum;
-                entry.3 += s.fps_n;
-                entry.4 += s.dropped;
+                entry.2 += s.time_ms;
+                entry.3 += s.dropped;
             }
         }
         let mut series: Vec<SeriesStats> = merged
             .into_iter()
-            .map(|(key, (h, batches, fps_sum, fps_n, dropped))| {
+            .map(|(key, (h, batches, time_ms, dropped))| {
                 let ms = |us: u64| us as f64 / 1000.0;
                 let mut histogram = Vec::with_capacity(DISPLAY_EDGES_MS.len() + 1);
                 let mut below = 0;
@@ -182,7 +177,8 @@ impl Window {
                     preset: key.preset.to_owned(),
                     batches,
                     samples: h.len(),
-                    fps: (fps_n > 0).then(|| fps_sum / fps_n as f64),
+                    fps: (!h.is_empty() && time_ms > 0.0)
+                        .then(|| h.len() as f64 * 1000.0 / time_ms),
                     p50_ms: ms(h.value_at_quantile(0.5)),
                     p95_ms: ms(h.value_at_quantile(0.95)),
                     p99_ms: ms(h.value_at_quantile(0.99)),
@@ -206,16 +202,9 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telemetry::validate::parse;
 
-    fn obs(frames: &str) -> Observation {
-        parse(
-            format!(
-                r#"{{"type":"frames","release":"r","session":"abcdefgh","mode":"webgl","preset":"quality","frame_ms":[{frames}]}}"#
-            )
-            .as_bytes(),
-        )
-        .unwrap()
+    fn observe(w: &Window, key: &SeriesKey, ms: f32, n: u32) {
+        w.observe(key, &[(ms, n)], f64::from(ms) * f64::from(n), 0);
     }
 
     #[test]
@@ -226,9 +215,8 @@ mod tests {
             mode: "webgl",
             preset: "quality",
         };
-        let ninety = ["16"; 90].join(",");
-        w.observe(&key, &obs(&ninety));
-        w.observe(&key, &obs(&["40"; 10].join(",")));
+        observe(&w, &key, 16.0, 90);
+        observe(&w, &key, 40.0, 10);
         let snap = w.snapshot();
         assert_eq!(snap.series.len(), 1);
         let s = &snap.series[0];
@@ -236,6 +224,26 @@ mod tests {
         assert!((s.p50_ms - 16.0).abs() < 0.2, "{}", s.p50_ms);
         assert!((s.p95_ms - 40.0).abs() < 0.5, "{}", s.p95_ms);
         assert_eq!(s.histogram, vec![0, 0, 90, 0, 0, 10, 0, 0]);
+        // 100 frames in 1.84 s: 54.3 fps, not the mean of 62.5 and 25.
+        assert!((s.fps.unwrap() - 100.0 / 1.84).abs() < 1e-9, "{:?}", s.fps);
+    }
+
+    /// Issue 11: a batch of one 16 ms frame weighed as much as a batch of one 4 s frame;
+    /// the dashboard showed 4.2 fps beside a 3850 ms median.
+    #[test]
+    fn fps_is_frames_over_their_time() {
+        let w = Window::new(Duration::from_secs(60), 5);
+        let key = SeriesKey {
+            release: "r".into(),
+            mode: "webgpu",
+            preset: "quality",
+        };
+        observe(&w, &key, 16.0, 1);
+        for _ in 0..3 {
+            observe(&w, &key, 3850.0, 1);
+        }
+        let s = &w.snapshot().series[0];
+        assert!((s.fps.unwrap() - 4.0 / 11.566).abs() < 1e-9, "{:?}", s.fps);
     }
 
     #[test]
@@ -246,7 +254,7 @@ mod tests {
             mode: "webgl",
             preset: "quality",
         };
-        w.observe(&key, &obs("16"));
+        observe(&w, &key, 16.0, 1);
         assert_eq!(w.snapshot().series.len(), 1);
         std::thread::sleep(Duration::from_millis(70));
         assert!(w.snapshot().series.is_empty());

@@ -59,9 +59,29 @@ pub struct Config {
     /// Seconds without a message after which a telemetry socket is closed.
     #[arg(long, env = "CANDLEFISH_IDLE_TIMEOUT_S", default_value_t = 60.0)]
     pub idle_timeout_s: f64,
-    /// Distinct release labels kept; later releases are counted as `other`.
+    /// Releases whose telemetry keeps its own `release` label (repeat or
+    /// comma-separate), besides the releases the site itself serves (the `release` of
+    /// `manifest.json`). Any other release is counted as `other`. During a canary, list
+    /// both the baseline and the canary on every replica.
+    #[arg(long, env = "CANDLEFISH_RELEASES", value_delimiter = ',')]
+    pub releases: Vec<String>,
+    /// Served releases remembered (from `manifest.json`, newest first); older ones fall
+    /// back to `other` unless listed in `--releases`.
     #[arg(long, env = "CANDLEFISH_MAX_RELEASES", default_value_t = 32)]
     pub max_releases: usize,
+    /// Length of a session window in seconds: each session's frames count for at most
+    /// this much time (×1.5) and 240 frames per second of it, and each window gives one
+    /// observation of the session's p95 frame time, frame rate and memory.
+    #[arg(long, env = "CANDLEFISH_SESSION_WINDOW_S", default_value_t = 60.0)]
+    pub session_window_s: f64,
+    /// Sessions tracked at once (window state, sequence numbers, what was recorded);
+    /// past this, new sessions are counted untracked and uncapped.
+    #[arg(long, env = "CANDLEFISH_MAX_SESSIONS", default_value_t = 50_000)]
+    pub max_sessions: usize,
+    /// Seconds after its last message that a session is forgotten (a session seen again
+    /// later counts as a new one).
+    #[arg(long, env = "CANDLEFISH_SESSION_IDLE_S", default_value_t = 1800.0)]
+    pub session_idle_s: f64,
     /// Seconds a connection may take to send a complete request header, counted from
     /// when it is ready for a request (accept, or the end of the previous response).
     #[arg(long, env = "CANDLEFISH_HEADER_READ_TIMEOUT_S", default_value_t = 10.0)]
@@ -154,6 +174,13 @@ impl Config {
             crate::origin::Origin::parse_allowed(origin)
                 .map_err(|_| ConfigError::AllowedOrigin(origin.clone()))?;
         }
+        for release in &self.releases {
+            if !candlefish_protocol::validate::valid_release(release)
+                || candlefish_protocol::validate::is_reserved_release(release)
+            {
+                return Err(ConfigError::Release(release.clone()));
+            }
+        }
         if self.max_connections == 0 || self.max_connections_per_ip == 0 {
             return Err(ConfigError::Cap("connection caps must be at least 1"));
         }
@@ -165,6 +192,16 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The session window.
+    pub fn session_window(&self) -> Duration {
+        seconds(self.session_window_s)
+    }
+
+    /// How long an idle session is remembered.
+    pub fn session_idle(&self) -> Duration {
+        seconds(self.session_idle_s)
     }
 
     /// The shutdown grace period as a [`Duration`].
@@ -185,6 +222,11 @@ pub enum ConfigError {
     /// An `--allowed-origins` entry is not `scheme://host[:port]`.
     #[error("--allowed-origins: {0:?} is not an origin (scheme://host[:port], http or https)")]
     AllowedOrigin(String),
+    /// A `--releases` entry that is not a valid, unreserved release id.
+    #[error(
+        "--releases: {0:?} is not a release id ([A-Za-z0-9][A-Za-z0-9._+-]{{0,63}}, not legacy/other)"
+    )]
+    Release(String),
     /// Caps that contradict each other.
     #[error("{0}")]
     Cap(&'static str),

@@ -58,7 +58,9 @@ pub async fn stats(State(state): State<Arc<AppState>>) -> Response {
         "totals": {
             "accepted": m.accepted(),
             "rejected": m.rejected(),
+            "duplicates": m.duplicates(),
             "samples": m.samples(),
+            "capped": m.capped(),
             "connections": m.connections(),
             "rejections": rejections,
         }

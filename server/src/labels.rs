@@ -1,62 +1,99 @@
-//! Label keys of aggregated series and the release-label cardinality cap.
+//! Label keys of aggregated series, and which releases get a label of their own.
+//!
+//! A release label comes from the server's side, never from first come first kept: a
+//! release is labelled as itself only if it is on the `--releases` allow-list or is a
+//! release the site serves (the `release` of `manifest.json`, the last
+//! `--max-releases` of them). Everything else is counted as `other`, and `legacy` is
+//! only ever the `performance` message's.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
-/// Release label used once the cap of distinct releases is reached.
+use candlefish_protocol::validate::{is_reserved_release, valid_release};
+
+/// Release label of every release the server does not know.
 pub const OTHER_RELEASE: &str = "other";
+/// Release label of the legacy `performance` message.
+pub const LEGACY_RELEASE: &str = "legacy";
+/// Mode and preset label of the legacy message, and the release label of HTTP
+/// metrics when the site names no release.
+pub const UNKNOWN: &str = "unknown";
 
 /// One aggregated series: release × render mode × preset.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeriesKey {
-    /// Release label (validated, capped).
+    /// Release label.
     pub release: Arc<str>,
-    /// Render mode label (fixed set).
+    /// Render mode label (fixed set, or `unknown`).
     pub mode: &'static str,
-    /// Preset label (fixed set).
+    /// Preset label (fixed set, or `unknown`).
     pub preset: &'static str,
 }
 
-/// Admits at most `cap` distinct release labels (plus `legacy` and `other`); every
-/// later release maps to `other`, so a client cannot grow the label set without bound.
+/// The releases that keep their own label.
 #[derive(Debug)]
 pub struct ReleaseLabels {
-    cap: usize,
-    seen: Mutex<HashSet<Arc<str>>>,
+    allowed: HashSet<Arc<str>>,
+    served: Mutex<VecDeque<Arc<str>>>,
+    max_served: usize,
+    other: Arc<str>,
+    legacy: Arc<str>,
 }
 
 impl ReleaseLabels {
-    /// A cap of `cap` distinct releases.
-    pub fn new(cap: usize) -> Self {
+    /// The allow-list `allowed` (already validated), remembering up to `max_served`
+    /// served releases.
+    pub fn new(allowed: &[String], max_served: usize) -> Self {
         Self {
-            cap,
-            seen: Mutex::new(HashSet::new()),
+            allowed: allowed.iter().map(|r| Arc::from(r.as_str())).collect(),
+            served: Mutex::new(VecDeque::new()),
+            max_served,
+            other: OTHER_RELEASE.into(),
+            legacy: LEGACY_RELEASE.into(),
         }
     }
 
-    /// The label for `release`: itself if already admitted or if there is room, else
-    /// [`OTHER_RELEASE`].
+    /// The label for a `frames` message's `release`: itself if allowed or served, else
+    /// `other`.
     pub fn label(&self, release: &str) -> Arc<str> {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(existing) = seen.get(release) {
-            return existing.clone();
+        if let Some(r) = self.allowed.get(release) {
+            return r.clone();
         }
-        if release == "legacy" || release == OTHER_RELEASE {
-            let label: Arc<str> = release.into();
-            seen.insert(label.clone());
-            return label;
-        }
-        let counted = seen
+        let served = self.served.lock().unwrap_or_else(|e| e.into_inner());
+        served
             .iter()
-            .filter(|r| &***r != "legacy" && &***r != OTHER_RELEASE)
-            .count();
-        if counted < self.cap {
-            let label: Arc<str> = release.into();
-            seen.insert(label.clone());
-            label
-        } else {
-            OTHER_RELEASE.into()
+            .find(|r| &***r == release)
+            .cloned()
+            .unwrap_or_else(|| self.other.clone())
+    }
+
+    /// The label of the legacy message.
+    pub fn legacy(&self) -> Arc<str> {
+        self.legacy.clone()
+    }
+
+    /// Notes that the site serves `release` (read from its manifest). Invalid or
+    /// reserved ids are ignored.
+    pub fn serve(&self, release: &str) {
+        if !valid_release(release) || is_reserved_release(release) {
+            return;
         }
+        let mut served = self.served.lock().unwrap_or_else(|e| e.into_inner());
+        if served.front().is_some_and(|r| &**r == release) {
+            return;
+        }
+        served.retain(|r| &**r != release);
+        served.push_front(release.into());
+        served.truncate(self.max_served.max(1));
+    }
+
+    /// The release the site serves now (the last one its manifest named).
+    pub fn current(&self) -> Option<Arc<str>> {
+        self.served
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .front()
+            .cloned()
     }
 }
 
@@ -64,13 +101,24 @@ impl ReleaseLabels {
 mod tests {
     use super::*;
 
+    /// Issue 11: the first 32 junk releases took every label slot until a restart.
     #[test]
-    fn overflow_goes_to_other() {
-        let l = ReleaseLabels::new(2);
-        assert_eq!(&*l.label("a"), "a");
-        assert_eq!(&*l.label("legacy"), "legacy");
-        assert_eq!(&*l.label("b"), "b");
-        assert_eq!(&*l.label("c"), OTHER_RELEASE);
-        assert_eq!(&*l.label("a"), "a");
+    fn unknown_releases_never_take_a_label() {
+        let l = ReleaseLabels::new(&["canary-2".to_owned()], 2);
+        for junk in 0..100 {
+            assert_eq!(&*l.label(&format!("junk-{junk}")), OTHER_RELEASE);
+        }
+        assert_eq!(&*l.label("canary-2"), "canary-2");
+        assert_eq!(l.current(), None);
+        l.serve("build-a");
+        assert_eq!(&*l.label("build-a"), "build-a");
+        l.serve("build-b");
+        l.serve("build-c");
+        assert_eq!(l.current().as_deref(), Some("build-c"));
+        assert_eq!(&*l.label("build-b"), "build-b");
+        assert_eq!(&*l.label("build-a"), OTHER_RELEASE, "past --max-releases");
+        l.serve("other");
+        l.serve("bad release");
+        assert_eq!(l.current().as_deref(), Some("build-c"));
     }
 }

@@ -11,9 +11,11 @@
 //!   on the site with `--public-dashboard`).
 //!
 //! A telemetry message flows: socket/beacon → [`telemetry::ingest`] (per-IP rate,
-//! parse, validate) → [`AppState::record`] → cumulative Prometheus series and the
-//! sliding window ([`aggregate`]) under a capped release label ([`labels`]). The
-//! server keeps no state that replicas must share: each is scraped on its own.
+//! parse and validate with `candlefish-protocol`) → [`AppState::record`] → the session
+//! table ([`sessions`]: weight cap, duplicates, once-per-session fields, one summary
+//! per session window) → cumulative Prometheus series ([`metrics`]) and the sliding
+//! window ([`aggregate`]) under a server-side release label ([`labels`]). The server
+//! keeps no state that replicas must share: each is scraped on its own.
 #![cfg_attr(test, allow(clippy::unwrap_used, reason = "tests"))]
 
 pub mod aggregate;
@@ -28,6 +30,7 @@ pub mod origin;
 pub mod ratelimit;
 pub mod security;
 pub mod serve;
+pub mod sessions;
 pub mod static_files;
 pub mod telemetry;
 
@@ -68,8 +71,10 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// Sliding-window aggregates for the dashboard.
     pub window: aggregate::Window,
-    /// Release-label cap.
+    /// Which releases keep their own label.
     pub labels: labels::ReleaseLabels,
+    /// Per-session state: weight caps, duplicates, session windows.
+    pub sessions: sessions::Sessions,
     /// The `Origin` rules.
     pub origins: origin::OriginPolicy,
     /// Open telemetry sockets, per client IP key and in all.
@@ -92,7 +97,12 @@ impl AppState {
             msg_limiter: ratelimit::KeyedLimiter::new(ip_rate, ip_rate * 2.0),
             metrics: metrics::Metrics::default(),
             window: aggregate::Window::new(Duration::from_secs(60), 5),
-            labels: labels::ReleaseLabels::new(config.max_releases),
+            labels: labels::ReleaseLabels::new(&config.releases, config.max_releases),
+            sessions: sessions::Sessions::new(
+                config.session_window(),
+                config.session_idle(),
+                config.max_sessions,
+            ),
             origins: origin::OriginPolicy::new(&config),
             sockets: Mutex::new(telemetry::ws::SocketTable::default()),
             shutdown: watch::Sender::new(false),
@@ -101,15 +111,46 @@ impl AppState {
         }
     }
 
-    /// Records a validated observation in the metrics and the window.
-    pub fn record(&self, obs: telemetry::validate::Observation) {
+    /// Records a validated observation: through the session table, into the metrics
+    /// and the window.
+    pub fn record(&self, obs: candlefish_protocol::Observation) -> telemetry::Outcome {
         let key = labels::SeriesKey {
-            release: self.labels.label(&obs.release),
-            mode: obs.mode,
-            preset: obs.preset,
+            release: if obs.session.is_some() {
+                self.labels.label(&obs.release)
+            } else {
+                self.labels.legacy()
+            },
+            mode: obs.mode.map_or(labels::UNKNOWN, |m| m.as_str()),
+            preset: obs.preset.map_or(labels::UNKNOWN, |p| p.as_str()),
         };
-        self.window.observe(&key, &obs);
-        self.metrics.observe(&key, &obs);
+        let admission = self.sessions.admit(&obs, &key, Instant::now());
+        if admission.duplicate {
+            self.metrics.count_duplicate();
+            return telemetry::Outcome::Duplicate;
+        }
+        self.metrics.observe_windows(&admission.closed);
+        self.window.observe(
+            &key,
+            &admission.frames,
+            admission.frame_time_ms,
+            obs.dropped_frames,
+        );
+        self.metrics.observe(&key, &obs, &admission);
+        telemetry::Outcome::Accepted
+    }
+
+    /// The release the site serves now (its manifest's), or `unknown`.
+    pub fn served_release(&self) -> Arc<str> {
+        self.labels
+            .current()
+            .unwrap_or_else(|| labels::UNKNOWN.into())
+    }
+
+    /// Closes ended session windows and forgets idle sessions.
+    pub fn sweep_sessions(&self) {
+        let closed = self.sessions.sweep(Instant::now());
+        self.metrics.observe_windows(&closed);
+        self.metrics.set_tracked_sessions(self.sessions.len());
     }
 }
 
@@ -248,6 +289,25 @@ impl Server {
         let (site_listener, site_addr) = bind(SocketAddr::new(config.host, config.port)).await?;
         let (metrics_listener, metrics_addr) = bind(config.metrics_addr).await?;
         let state = Arc::new(AppState::new(config));
+        // The release the site serves is known before the first page request.
+        if let Some(release) = manifest::read(&state.site_root)
+            .await
+            .and_then(|m| m.release)
+        {
+            state.labels.serve(&release);
+        }
+        let sweeper = state.clone();
+        tokio::spawn(async move {
+            let mut stop = sweeper.shutdown.subscribe();
+            let mut tick = tokio::time::interval(sweeper.sessions.sweep_every());
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => sweeper.sweep_sessions(),
+                    _ = stop.wait_for(|stop| *stop) => break,
+                }
+            }
+        });
         let c = &state.config;
         let site_limits = serve::Limits {
             max_connections: c.max_connections,
@@ -281,6 +341,9 @@ impl Server {
                 .wait_for(|stop| *stop)
                 .await;
             wait_drained(&drain_state, drain_state.config.shutdown_grace()).await;
+            // Open session windows are closed so that a last scrape sees them.
+            let closed = drain_state.sessions.close_all();
+            drain_state.metrics.observe_windows(&closed);
             metrics_stop.send_replace(true);
         });
         let metrics = tokio::spawn(serve::serve(

@@ -1,6 +1,6 @@
 //! The optional `manifest.json` in the site root, naming the critical files to preload.
 //! Shape (documented in `server/PROTOCOL.md`):
-//! `{"preload":[{"href":"/app.0123abcd.js","as":"script"},{"href":"/app_bg.89abcdef.wasm","as":"fetch","type":"application/wasm"}]}`
+//! `{"release":"2026.11.30-abc1234","preload":[{"href":"/app.0123abcd.js","as":"script"},{"href":"/app_bg.89abcdef.wasm","as":"fetch","type":"application/wasm"}]}`
 
 use std::path::Path;
 
@@ -18,6 +18,10 @@ pub struct Manifest {
     /// Files the HTML response announces with `Link: <href>; rel=preload`.
     #[serde(default)]
     pub preload: Vec<Preload>,
+    /// The build's release id: telemetry of this release keeps its own label, and the
+    /// HTTP metrics carry it (see [`crate::labels`]).
+    #[serde(default)]
+    pub release: Option<String>,
 }
 
 /// One preload entry.
@@ -77,8 +81,18 @@ pub fn link_header(manifest: &Manifest) -> Option<String> {
 }
 
 /// Reads `root/manifest.json` (on every HTML request, so a redeploy needs no restart)
-/// and returns the `Link` header; `None` when absent or invalid.
-pub async fn preload_link(root: &Path) -> Option<String> {
+/// and returns the `Link` header; `None` when absent or invalid. Notes the release it
+/// names as served.
+pub async fn preload_link(root: &Path, labels: &crate::labels::ReleaseLabels) -> Option<String> {
+    let manifest = read(root).await?;
+    if let Some(release) = &manifest.release {
+        labels.serve(release);
+    }
+    link_header(&manifest)
+}
+
+/// Reads and parses `root/manifest.json`; `None` when absent, too large or invalid.
+pub async fn read(root: &Path) -> Option<Manifest> {
     let (path, meta) =
         crate::static_files::contained_file(root, &root.join("manifest.json")).await?;
     if meta.len() > MAX_MANIFEST_BYTES {
@@ -90,7 +104,7 @@ pub async fn preload_link(root: &Path) -> Option<String> {
     }
     let bytes = tokio::fs::read(path).await.ok()?;
     match serde_json::from_slice::<Manifest>(&bytes) {
-        Ok(m) => link_header(&m),
+        Ok(m) => Some(m),
         Err(e) => {
             tracing::warn!(error = %e, "manifest.json is invalid; no preload links");
             None
@@ -116,6 +130,12 @@ mod tests {
             "</app.0123abcd.js>; rel=preload; as=script, \
              </a.0123abcd.wasm>; rel=preload; as=fetch; type=\"application/wasm\"; crossorigin"
         );
-        assert!(link_header(&Manifest { preload: vec![] }).is_none());
+        assert!(
+            link_header(&Manifest {
+                preload: vec![],
+                release: None
+            })
+            .is_none()
+        );
     }
 }

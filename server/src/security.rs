@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
+use crate::metrics::Route;
 use crate::ratelimit::{ip_key, retry_after_secs};
 
 /// The Content-Security-Policy sent on every response. Wasm may be compiled
@@ -90,16 +91,24 @@ pub fn apply_security_headers(headers: &mut HeaderMap) {
     }
 }
 
-/// Outermost middleware: security headers on every response, and the request counter
-/// by status class.
+/// Outermost middleware: security headers on every response, and the request count
+/// and duration (to the response head) by route class, status class and the release
+/// the site serves.
 pub async fn security_layer(
     State(state): State<Arc<AppState>>,
     req: Request,
     next: Next,
 ) -> Response {
+    let started = std::time::Instant::now();
+    let route = Route::of(req.uri().path());
     let mut response = next.run(req).await;
     apply_security_headers(response.headers_mut());
-    state.metrics.count_http(response.status());
+    state.metrics.observe_http(
+        route,
+        response.status(),
+        state.served_release(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }
 

@@ -175,7 +175,7 @@ pub async fn serve_static(State(state): State<Arc<AppState>>, req: Request) -> R
     };
     let name = segments.last().map_or("", String::as_str);
     let result = if name.ends_with(".html") && meta.len() <= MAX_PATCHED_HTML {
-        serve_html(&state.site_root, &file, &meta, req).await
+        serve_html(&state, &file, &meta, req).await
     } else {
         serve_asset(&state.site_root, &file, name, req).await
     };
@@ -304,7 +304,7 @@ fn finish_headers(h: &mut HeaderMap, etag: &str, immutable: bool) {
 /// compressed on the fly by the site router's `CompressionLayer`, and its `ETag` is weak
 /// (the same tag covers each content coding of the same patched page).
 async fn serve_html(
-    root: &Path,
+    state: &AppState,
     file: &Path,
     meta: &std::fs::Metadata,
     req: Request,
@@ -330,7 +330,7 @@ async fn serve_html(
     };
     let h = response.headers_mut();
     finish_headers(h, &etag, false);
-    apply_html_headers(root, hints, h).await;
+    apply_html_headers(state, hints, h).await;
     Ok(response)
 }
 
@@ -344,9 +344,9 @@ fn stamp(meta: &std::fs::Metadata) -> String {
     format!("{:x}-{:x}", meta.len(), mtime)
 }
 
-async fn apply_html_headers(root: &Path, hints: Hints, headers: &mut HeaderMap) {
+async fn apply_html_headers(state: &AppState, hints: Hints, headers: &mut HeaderMap) {
     hints.apply(headers);
-    if let Some(link) = crate::manifest::preload_link(root).await
+    if let Some(link) = crate::manifest::preload_link(&state.site_root, &state.labels).await
         && let Ok(v) = HeaderValue::from_str(&link)
     {
         headers.insert(header::LINK, v);

@@ -1,10 +1,12 @@
 //! `POST /telemetry/beacon`: the HTTP fallback for `navigator.sendBeacon` on
 //! `pagehide`. One message per request, validated by the same [`super::ingest`] as the
-//! socket. Answers 204 (accepted), 400 with `{"error":reason}`, 403 (origin),
-//! 408 (body not received in time), 413 (too big), 415 (content type) or 429 (rate
-//! limit, with `Retry-After`).
+//! socket. Answers 204 (accepted, or a duplicate of an accepted batch), 400 with
+//! `{"error":reason}`, 403 (origin), 408 (body not received in time), 413 (too big),
+//! 415 (content type) or 429 (rate limit, with `Retry-After`). A body the client
+//! abandoned midway is counted as `aborted`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Extension;
 use axum::body::Body;
@@ -15,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
 use serde_json::json;
 
-use super::{Reason, ingest, reject_unparsed};
+use super::{Reason, Refusal, ingest, reject_unparsed};
 use crate::AppState;
 use crate::security::{ClientIp, too_many_requests};
 
@@ -36,15 +38,17 @@ fn content_type_ok(headers: &HeaderMap) -> bool {
     mime == "text/plain" || mime == "application/json"
 }
 
-fn refuse(reason: Reason) -> Response {
-    let status = match reason {
-        Reason::Oversize => StatusCode::PAYLOAD_TOO_LARGE,
-        Reason::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        Reason::Origin => StatusCode::FORBIDDEN,
-        Reason::Timeout => StatusCode::REQUEST_TIMEOUT,
-        Reason::RateLimited => return too_many_requests(1),
-        _ => StatusCode::BAD_REQUEST,
-    };
+fn refuse(refusal: impl Into<Refusal>) -> Response {
+    let Refusal {
+        reason,
+        retry_after,
+    } = refusal.into();
+    if reason == Reason::RateLimited {
+        return too_many_requests(crate::ratelimit::retry_after_secs(
+            retry_after.unwrap_or(Duration::from_secs(1)),
+        ));
+    }
+    let status = StatusCode::from_u16(reason.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     (status, axum::Json(json!({ "error": reason.as_str() }))).into_response()
 }
 
@@ -56,7 +60,7 @@ pub async fn handler(
     body: Body,
 ) -> Response {
     if !state.origins.allows(&headers) {
-        state.metrics.reject(Reason::Origin, false);
+        state.metrics.reject(Reason::Origin);
         return refuse(Reason::Origin);
     }
     if !content_type_ok(&headers) {
@@ -83,9 +87,10 @@ pub async fn handler(
             return refuse(Reason::Timeout);
         }
         Ok(Err(e)) => {
-            // The client went away mid-body: nobody to answer.
+            // The client went away mid-body: counted, though nobody reads the answer.
             tracing::debug!(error = %e, "beacon body not received");
-            return StatusCode::BAD_REQUEST.into_response();
+            reject_unparsed(&state, Reason::Aborted);
+            return refuse(Reason::Aborted);
         }
         Err(_) => {
             reject_unparsed(&state, Reason::Timeout);
@@ -94,7 +99,7 @@ pub async fn handler(
     };
     match ingest(&state, ip, &bytes) {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(reason) => refuse(reason),
+        Err(refusal) => refuse(refusal),
     }
 }
 

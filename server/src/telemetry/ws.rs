@@ -1,9 +1,20 @@
 //! The `/telemetry` WebSocket: origin and socket-cap checks at the handshake (per IP:
 //! 429; all sockets: 503; both with `Retry-After`), then one task per connection that
-//! reads text messages and hands each to [`super::ingest`]. Only data messages move the
-//! idle deadline; pings and pongs are rate-limited. Every refusal closes the socket
-//! with a code and a reason (see [`Reason::close_code`]) and is counted; one
-//! connection's failure never touches another's.
+//! sends a `welcome` notice (the connection's message rate and burst), reads text
+//! messages, hands each to [`super::ingest`] and answers with notices:
+//!
+//! - `ack` with the number of the last message processed, once no further message is
+//!   waiting (one ack covers a burst);
+//! - `refused` with the message's number, the reason and, when retryable (the rate
+//!   limits), `retry_after_ms`; the socket stays open, so a client resends exactly the
+//!   refused batches. A client that keeps sending through more refusals in a row than
+//!   its burst is closed (1008);
+//! - for any other refusal, `refused` and then a close with the reason's code (see
+//!   [`Reason::close_code`]).
+//!
+//! Messages that arrive after the close are read, discarded and counted
+//! (`drained_at_close`). Only data messages move the idle deadline; pings and pongs are
+//! rate-limited. One connection's failure never touches another's.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,7 +28,11 @@ use axum::http::header::{HeaderValue, RETRY_AFTER};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{Reason, ingest, reject_unparsed};
+use candlefish_protocol::Notice;
+use candlefish_protocol::limits::PROTOCOL_VERSION;
+use futures_util::FutureExt as _;
+
+use super::{Reason, Refusal, ingest, reject_unparsed};
 use crate::AppState;
 use crate::ratelimit::{Limiter, ip_key};
 use crate::security::ClientIp;
@@ -102,13 +117,13 @@ pub async fn handler(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     if !state.origins.allows(&headers) {
-        state.metrics.reject(Reason::Origin, false);
+        state.metrics.reject(Reason::Origin);
         return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
     }
     let guard = match SocketGuard::acquire(&state, ip) {
         Ok(guard) => guard,
         Err(cap) => {
-            state.metrics.reject(Reason::TooManySockets, false);
+            state.metrics.reject(Reason::TooManySockets);
             return match cap {
                 SocketCap::Global => refuse_handshake(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -127,32 +142,72 @@ pub async fn handler(
         .on_upgrade(move |socket| run(socket, state, ip, guard))
 }
 
-/// Whether a receive error is tungstenite's "message or frame too big".
-fn is_capacity(err: axum::Error) -> bool {
-    err.into_inner()
-        .downcast::<tungstenite::Error>()
-        .is_ok_and(|e| matches!(*e, tungstenite::Error::Capacity(_)))
+/// The notice as a text message.
+fn notice(n: &Notice) -> Message {
+    Message::text(n.to_json())
 }
+
+/// Milliseconds to wait, rounded up, at least 1.
+fn retry_ms(wait: Option<Duration>) -> Option<u64> {
+    wait.map(|w| {
+        u64::try_from(w.as_micros().div_ceil(1000))
+            .unwrap_or(u64::MAX)
+            .max(1)
+    })
+}
+
+/// Why the read loop ended: close with this code and reason, or just stop (the
+/// client closed or vanished).
+type Close = Option<(u16, &'static str)>;
 
 async fn run(mut socket: WebSocket, state: Arc<AppState>, ip: IpAddr, guard: SocketGuard) {
     let rate = state.config.conn_msg_rate;
-    let messages = Limiter::new(rate, rate * 2.0);
+    let burst = (rate * 2.0).max(1.0);
+    let messages = Limiter::new(rate, burst);
     let control_rate = state.config.control_msg_rate;
     let control = Limiter::new(control_rate, (control_rate * 5.0).max(5.0));
     let mut shutdown = state.shutdown.subscribe();
     let idle = state.config.idle_timeout();
+    let welcome = Notice::Welcome {
+        v: PROTOCOL_VERSION,
+        msg_rate: rate,
+        msg_burst: burst.min(f64::from(u32::MAX)) as u32,
+    };
+    if socket.send(notice(&welcome)).await.is_err() {
+        return;
+    }
+    // Refusals in a row that a client may ignore before the socket is closed: a client
+    // that honours the notices never gets near it.
+    let max_refused_in_row = burst.min(f64::from(u32::MAX)) as u32;
+    let mut refused_in_row = 0u32;
+    // Data messages received, and the highest number acknowledged ("ack n" covers
+    // every message up to n that was not refused with a notice).
+    let mut n: u64 = 0;
+    let mut acked: u64 = 0;
     // Only data messages move the idle deadline: pings and pongs do not keep a socket
     // open.
     let mut deadline = tokio::time::Instant::now() + idle;
-    let close = loop {
-        let received = tokio::select! {
-            _ = shutdown.wait_for(|stop| *stop) => break Some((1001, "server shutting down")),
-            () = tokio::time::sleep_until(deadline) => None,
-            r = socket.recv() => Some(r),
+    let close: Close = loop {
+        // Acknowledge once no further message is waiting: one ack covers a burst.
+        let received = match socket.recv().now_or_never() {
+            Some(r) => Some(r),
+            None => {
+                if n > acked {
+                    if socket.send(notice(&Notice::Ack { n })).await.is_err() {
+                        break None;
+                    }
+                    acked = n;
+                }
+                tokio::select! {
+                    _ = shutdown.wait_for(|stop| *stop) => break Some((1001, "server shutting down")),
+                    () = tokio::time::sleep_until(deadline) => None,
+                    r = socket.recv() => Some(r),
+                }
+            }
         };
         let message = match received {
             None => {
-                state.metrics.reject(Reason::IdleTimeout, false);
+                state.metrics.reject(Reason::IdleTimeout);
                 break Some((
                     Reason::IdleTimeout.close_code(),
                     Reason::IdleTimeout.as_str(),
@@ -160,41 +215,81 @@ async fn run(mut socket: WebSocket, state: Arc<AppState>, ip: IpAddr, guard: Soc
             }
             Some(None) => break None,
             Some(Some(Err(e))) => {
-                if is_capacity(e) {
-                    reject_unparsed(&state, Reason::Oversize);
-                    break Some((Reason::Oversize.close_code(), Reason::Oversize.as_str()));
-                }
-                break None;
+                let Some(reason) = receive_error(e) else {
+                    break None;
+                };
+                n += 1;
+                reject_unparsed(&state, reason);
+                let _ = ack_before(&mut socket, n, &mut acked).await;
+                break refuse(&mut socket, n, reason.into()).await;
             }
             Some(Some(Ok(m))) => m,
         };
-        // (reason, whether it is a refused message that still has to be counted:
-        // ingest() counts its own; a refused ping is not a message).
+        let data = matches!(message, Message::Text(_) | Message::Binary(_));
         let refusal = match message {
-            Message::Text(text) if text.len() > state.config.max_message_bytes => {
-                Some((Reason::Oversize, Some(true)))
-            }
             Message::Text(text) => {
+                n += 1;
                 deadline = tokio::time::Instant::now() + idle;
-                match messages.check() {
-                    Err(_) => Some((Reason::RateLimited, Some(true))),
-                    Ok(()) => ingest(&state, ip, text.as_bytes()).err().map(|r| (r, None)),
+                if text.len() > state.config.max_message_bytes {
+                    reject_unparsed(&state, Reason::Oversize);
+                    Some(Reason::Oversize.into())
+                } else {
+                    match messages.check() {
+                        Err(wait) => {
+                            reject_unparsed(&state, Reason::RateLimited);
+                            Some(Refusal {
+                                reason: Reason::RateLimited,
+                                retry_after: Some(wait),
+                            })
+                        }
+                        Ok(()) => ingest(&state, ip, text.as_bytes()).err(),
+                    }
                 }
             }
-            Message::Binary(_) => Some((Reason::Binary, Some(true))),
-            Message::Ping(_) | Message::Pong(_) => control
-                .check()
-                .err()
-                .map(|_| (Reason::RateLimited, Some(false))),
+            Message::Binary(_) => {
+                n += 1;
+                reject_unparsed(&state, Reason::Binary);
+                Some(Reason::Binary.into())
+            }
+            Message::Ping(_) | Message::Pong(_) => {
+                if control.check().is_err() {
+                    // Not a message: counted, no notice.
+                    state.metrics.reject(Reason::RateLimited);
+                    break Some((
+                        Reason::RateLimited.close_code(),
+                        Reason::RateLimited.as_str(),
+                    ));
+                }
+                None
+            }
             // Keep reading: the next receive writes tungstenite's queued close reply and
             // then ends the stream, completing the closing handshake.
             Message::Close(_) => None,
         };
-        if let Some((reason, count)) = refusal {
-            if let Some(message) = count {
-                state.metrics.reject(reason, message);
+        match refusal {
+            None => {
+                if data {
+                    refused_in_row = 0;
+                }
             }
-            break Some((reason.close_code(), reason.as_str()));
+            Some(r) if r.reason.is_retryable() => {
+                // Refused for now: tell the client which message, and when to resend;
+                // the socket stays open.
+                refused_in_row += 1;
+                if refused_in_row > max_refused_in_row {
+                    break Some((r.reason.close_code(), r.reason.as_str()));
+                }
+                if !ack_before(&mut socket, n, &mut acked).await
+                    || socket.send(notice(&refused_notice(n, r))).await.is_err()
+                {
+                    break None;
+                }
+                acked = n;
+            }
+            Some(r) => {
+                let _ = ack_before(&mut socket, n, &mut acked).await;
+                break refuse(&mut socket, n, r).await;
+            }
         }
     };
     if let Some((code, reason)) = close {
@@ -203,10 +298,16 @@ async fn run(mut socket: WebSocket, state: Arc<AppState>, ip: IpAddr, guard: Soc
             reason: reason.into(),
         };
         if socket.send(Message::Close(Some(frame))).await.is_ok() {
+            // Messages the client sent before it saw the close are read and discarded,
+            // each counted, so that none vanishes without a trace.
             let _ = tokio::time::timeout(CLOSE_DRAIN, async {
                 while let Some(Ok(m)) = socket.recv().await {
-                    if matches!(m, Message::Close(_)) {
-                        break;
+                    match m {
+                        Message::Close(_) => break,
+                        Message::Text(_) | Message::Binary(_) => {
+                            reject_unparsed(&state, Reason::DrainedAtClose);
+                        }
+                        Message::Ping(_) | Message::Pong(_) => {}
                     }
                 }
             })
@@ -214,4 +315,46 @@ async fn run(mut socket: WebSocket, state: Arc<AppState>, ip: IpAddr, guard: Soc
         }
     }
     drop(guard);
+}
+
+/// Acknowledges the messages before `n` not yet acknowledged, so that every message
+/// up to `acked` is either acknowledged or refused. `false` if the socket broke.
+async fn ack_before(socket: &mut WebSocket, n: u64, acked: &mut u64) -> bool {
+    if n > *acked + 1 {
+        if socket
+            .send(notice(&Notice::Ack { n: n - 1 }))
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        *acked = n - 1;
+    }
+    true
+}
+
+fn refused_notice(n: u64, r: Refusal) -> Notice {
+    Notice::Refused {
+        n,
+        reason: r.reason,
+        retry_after_ms: retry_ms(r.retry_after),
+    }
+}
+
+/// Sends the refusal notice of message `n` and returns the close to send after it.
+async fn refuse(socket: &mut WebSocket, n: u64, r: Refusal) -> Close {
+    // The close follows whether or not the notice could be written.
+    let _ = socket.send(notice(&refused_notice(n, r))).await;
+    Some((r.reason.close_code(), r.reason.as_str()))
+}
+
+/// The refusal reason of a receive error, if it is the client's message that was at
+/// fault: too big (tungstenite's capacity error) or not UTF-8. Anything else is a
+/// connection that broke.
+fn receive_error(err: axum::Error) -> Option<Reason> {
+    match *err.into_inner().downcast::<tungstenite::Error>().ok()? {
+        tungstenite::Error::Capacity(_) => Some(Reason::Oversize),
+        tungstenite::Error::Utf8(_) => Some(Reason::InvalidUtf8),
+        _ => None,
+    }
 }

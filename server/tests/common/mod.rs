@@ -63,10 +63,17 @@ pub fn make_site(with_manifest: bool) -> PathBuf {
     dir
 }
 
-/// A config for tests: ports 0, generous limits unless the test lowers them.
+/// Releases the tests send under their own label (`--releases`).
+pub const TEST_RELEASES: [&str; 6] = ["r0", "r1", "r2", "2026.11.24-abc", "native-e2e", "load"];
+
+/// A config for tests: ports 0, generous limits unless the test lowers them, the test
+/// releases allowed, and session windows long enough that the per-session weight cap
+/// never bites a test that sends faster than real time.
 pub fn test_config() -> Config {
     Config {
         port: 0,
+        releases: TEST_RELEASES.iter().map(|r| (*r).to_owned()).collect(),
+        session_window_s: 3600.0,
         metrics_addr: "127.0.0.1:0".parse().unwrap(),
         rate_limit: 100_000,
         ip_msg_rate: 100_000.0,
