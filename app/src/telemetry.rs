@@ -1,12 +1,22 @@
-//! Native telemetry client: sends once-a-second frame-timing batches to the Candlefish
-//! server's `/telemetry` WebSocket (`--telemetry ws://127.0.0.1:8080/telemetry`).
+//! Native telemetry client: sends `frames` batches (built by the protocol crate's
+//! [`FrameBatch`](candlefish_protocol::FrameBatch)) to the Candlefish server's
+//! `/telemetry` WebSocket (`--telemetry ws://127.0.0.1:8080/telemetry`).
 //!
 //! The render loop only calls [`TelemetryClient::send`], a non-blocking `try_send` into
-//! a bounded channel. A background std thread (no async runtime) serialises batches to
-//! the `frames` JSON message of `server/PROTOCOL.md`, keeps a bounded buffer while
-//! disconnected (dropping the oldest, counted), reconnects with capped exponential
-//! backoff and jitter, and on drop flushes what it holds within a deadline.
-//! Delivery is at most once: the protocol has no acknowledgements.
+//! a bounded channel. A background std thread (no async runtime) holds a queue that
+//! never drops a batch silently:
+//!
+//! - it paces itself to the connection's rate limit, as the server's `welcome` notice
+//!   states it (a token bucket of the burst, refilled at the rate), with at most a
+//!   burst of unacknowledged batches in flight;
+//! - a batch stays queued until the server acknowledges it (`ack`); one `refused` for a
+//!   retryable reason (the rate limits) goes back to the front of the queue and is sent
+//!   again after `retry_after_ms`; one refused for good is dropped and counted;
+//! - on a lost connection the unacknowledged batches are sent again after reconnecting
+//!   (capped exponential backoff with jitter); the server counts a resent `seq` once;
+//! - when the queue is full the oldest batch is dropped; every dropped batch is counted
+//!   and reported in the next batch's `dropped_batches`;
+//! - on drop it flushes within a deadline and waits for the acknowledgements.
 
 use std::collections::VecDeque;
 use std::net::{TcpStream, ToSocketAddrs as _};
@@ -16,106 +26,14 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use candlefish_protocol::{Frames, Notice};
 use tungstenite::http::Uri;
 use tungstenite::{Message, WebSocket};
 
-/// Most frame-time samples the server accepts per batch.
-const MAX_SAMPLES: usize = 1024;
-/// Longest frame time the server accepts, milliseconds.
-const MAX_FRAME_MS: f32 = 60_000.0;
-
-/// Mean CPU milliseconds per frame for each frame phase.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct CpuPhaseMs {
-    /// Scene update.
-    pub update: f32,
-    /// Frustum culling.
-    pub cull: f32,
-    /// LOD selection.
-    pub lod: f32,
-    /// Instance upload.
-    pub upload: f32,
-    /// Command encoding.
-    pub encode: f32,
-    /// Submit and present.
-    pub submit: f32,
-}
-
-/// One batch of frame timings (usually one second of frames).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct FrameBatch {
-    /// Release or build id, `[A-Za-z0-9][A-Za-z0-9._+-]{0,63}`.
-    pub release: String,
-    /// Session id, `[A-Za-z0-9_-]{8,64}`, random per run.
-    pub session: String,
-    /// Render mode: `native` for the desktop and headless builds.
-    pub mode: String,
-    /// Preset: `quality` or `performance`.
-    pub preset: String,
-    /// Adapter name.
-    pub adapter: String,
-    /// Frame times, milliseconds.
-    pub frame_ms: Vec<f32>,
-    /// Mean CPU time per frame by phase, milliseconds.
-    pub cpu_ms: CpuPhaseMs,
-    /// Mean GPU time per frame, milliseconds, when timestamp queries exist.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gpu_ms: Option<f32>,
-    /// Frames dropped in the interval.
-    pub dropped_frames: u32,
-    /// Memory in use, bytes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub memory_bytes: Option<u64>,
-    /// Mean draw calls per frame.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub draw_calls: Option<u32>,
-}
-
-#[derive(Serialize)]
-struct Wire<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    v: u32,
-    #[serde(flatten)]
-    batch: &'a FrameBatch,
-}
-
-impl FrameBatch {
-    /// The `frames` JSON message. Non-finite or out-of-range values are dropped or
-    /// clamped first, so one bad measurement cannot get the connection closed.
-    pub fn to_json(&self) -> Result<String, TelemetryError> {
-        let finite = |v: f32| {
-            if v.is_finite() {
-                v.clamp(0.0, MAX_FRAME_MS)
-            } else {
-                0.0
-            }
-        };
-        let mut b = self.clone();
-        b.frame_ms.retain(|v| v.is_finite() && *v > 0.0);
-        b.frame_ms.iter_mut().for_each(|v| *v = v.min(MAX_FRAME_MS));
-        b.frame_ms.truncate(MAX_SAMPLES);
-        let c = &mut b.cpu_ms;
-        for v in [
-            &mut c.update,
-            &mut c.cull,
-            &mut c.lod,
-            &mut c.upload,
-            &mut c.encode,
-            &mut c.submit,
-        ] {
-            *v = finite(*v);
-        }
-        b.gpu_ms = b.gpu_ms.filter(|v| v.is_finite()).map(finite);
-        serde_json::to_string(&Wire {
-            kind: "frames",
-            v: 1,
-            batch: &b,
-        })
-        .map_err(TelemetryError::Serialize)
-    }
-}
+/// The rate limit assumed until the server's `welcome` says otherwise (the server's
+/// defaults).
+const DEFAULT_RATE: f64 = 10.0;
+const DEFAULT_BURST: u32 = 20;
 
 /// Errors of the telemetry client.
 #[derive(Debug, thiserror::Error)]
@@ -129,9 +47,6 @@ pub enum TelemetryError {
     /// The background thread could not be started.
     #[error("cannot start the telemetry thread: {0}")]
     Spawn(std::io::Error),
-    /// A batch could not be serialised.
-    #[error("cannot serialise a telemetry batch: {0}")]
-    Serialize(serde_json::Error),
 }
 
 /// Tuning of the client.
@@ -139,7 +54,8 @@ pub enum TelemetryError {
 pub struct TelemetryOptions {
     /// Batches the render loop may queue before `send` starts refusing.
     pub queue_capacity: usize,
-    /// Batches held while disconnected; the oldest is dropped beyond this.
+    /// Batches held by the worker (queued and unacknowledged); the oldest queued batch
+    /// is dropped beyond this.
     pub buffer_capacity: usize,
     /// First reconnect delay.
     pub initial_backoff: Duration,
@@ -147,7 +63,7 @@ pub struct TelemetryOptions {
     pub max_backoff: Duration,
     /// TCP connect and handshake timeout.
     pub connect_timeout: Duration,
-    /// How long drop/shutdown may spend flushing.
+    /// How long drop/shutdown may spend flushing and waiting for acknowledgements.
     pub flush_deadline: Duration,
 }
 
@@ -167,11 +83,18 @@ impl Default for TelemetryOptions {
 /// Counters of the client, readable at any time.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct TelemetryStats {
-    /// Batches written to the socket.
+    /// Batch messages written to the socket (a resent batch counts again).
     pub sent: u64,
+    /// Batches the server acknowledged.
+    pub acked: u64,
+    /// Batches sent again (refused for now, or unacknowledged when a connection broke).
+    pub resent: u64,
+    /// Batches the server refused for good (counted in `dropped` too).
+    pub refused: u64,
     /// Batches refused by `send` because the queue was full.
     pub queue_full: u64,
-    /// Oldest batches dropped from the disconnected buffer (or unsent at shutdown).
+    /// Batches dropped: oldest past the buffer, refused for good, or unacknowledged at
+    /// shutdown.
     pub dropped: u64,
     /// Successful connections.
     pub connects: u64,
@@ -182,16 +105,23 @@ pub struct TelemetryStats {
 #[derive(Debug, Default)]
 struct Counters {
     sent: AtomicU64,
+    acked: AtomicU64,
+    resent: AtomicU64,
+    refused: AtomicU64,
     queue_full: AtomicU64,
     dropped: AtomicU64,
     connects: AtomicU64,
     failed_connects: AtomicU64,
 }
 
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
 /// The client handle. Dropping it flushes within [`TelemetryOptions::flush_deadline`].
 #[derive(Debug)]
 pub struct TelemetryClient {
-    tx: Option<SyncSender<FrameBatch>>,
+    tx: Option<SyncSender<Frames>>,
     thread: Option<JoinHandle<()>>,
     counters: Arc<Counters>,
     options: TelemetryOptions,
@@ -236,11 +166,13 @@ impl TelemetryClient {
             port,
             rx,
             counters: counters.clone(),
-            options: options.clone(),
-            buffer: VecDeque::new(),
-            socket: None,
             backoff: options.initial_backoff,
+            options: options.clone(),
+            queue: VecDeque::new(),
+            link: None,
             next_attempt: Instant::now(),
+            resume_at: Instant::now(),
+            pending_dropped: 0,
             rng: seed(),
         };
         let thread = std::thread::Builder::new()
@@ -256,13 +188,14 @@ impl TelemetryClient {
     }
 
     /// Queues a batch without blocking. Returns `false` (and counts it) when the queue
-    /// is full or the worker has stopped.
-    pub fn send(&self, batch: FrameBatch) -> bool {
+    /// is full or the worker has stopped; the caller reports it in a later batch
+    /// ([`candlefish_protocol::FrameBatch::add_dropped_batches`]).
+    pub fn send(&self, batch: Frames) -> bool {
         let Some(tx) = &self.tx else { return false };
         match tx.try_send(batch) {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
+                add(&self.counters.queue_full, 1);
                 false
             }
         }
@@ -271,12 +204,16 @@ impl TelemetryClient {
     /// The counters so far.
     pub fn stats(&self) -> TelemetryStats {
         let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         TelemetryStats {
-            sent: c.sent.load(Ordering::Relaxed),
-            queue_full: c.queue_full.load(Ordering::Relaxed),
-            dropped: c.dropped.load(Ordering::Relaxed),
-            connects: c.connects.load(Ordering::Relaxed),
-            failed_connects: c.failed_connects.load(Ordering::Relaxed),
+            sent: get(&c.sent),
+            acked: get(&c.acked),
+            resent: get(&c.resent),
+            refused: get(&c.refused),
+            queue_full: get(&c.queue_full),
+            dropped: get(&c.dropped),
+            connects: get(&c.connects),
+            failed_connects: get(&c.failed_connects),
         }
     }
 
@@ -317,87 +254,138 @@ fn seed() -> u64 {
     (t as u64) ^ 0x9E37_79B9_7F4A_7C15 | 1
 }
 
+/// One open connection: the socket, its numbering and its rate limit.
+struct Link {
+    ws: WebSocket<TcpStream>,
+    /// Messages sent on this connection (the server numbers them the same way).
+    sent: u64,
+    /// Sent and not yet acknowledged: (number, batch), in order.
+    in_flight: VecDeque<(u64, Frames)>,
+    rate: f64,
+    burst: u32,
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl Link {
+    fn refill(&mut self, now: Instant) {
+        let dt = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + dt * self.rate).min(f64::from(self.burst));
+        self.refilled = now;
+    }
+
+    /// When the next token is there.
+    fn next_token(&self) -> Duration {
+        if self.tokens >= 1.0 || self.rate <= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((1.0 - self.tokens) / self.rate)
+        }
+    }
+}
+
 /// The background thread's state.
 struct Worker {
     url: String,
     host: String,
     port: u16,
-    rx: Receiver<FrameBatch>,
+    rx: Receiver<Frames>,
     counters: Arc<Counters>,
     options: TelemetryOptions,
-    buffer: VecDeque<String>,
-    socket: Option<WebSocket<TcpStream>>,
+    /// Batches not yet sent on the current connection, oldest first.
+    queue: VecDeque<Frames>,
+    link: Option<Link>,
     backoff: Duration,
     next_attempt: Instant,
+    /// No sending before this (a `retry_after_ms`).
+    resume_at: Instant,
+    /// Batches dropped and not yet reported in a queued batch's `dropped_batches`.
+    pending_dropped: u32,
     rng: u64,
 }
 
 impl Worker {
     fn run(mut self) {
         loop {
-            let wait = if self.socket.is_none() && !self.buffer.is_empty() {
-                self.next_attempt
-                    .saturating_duration_since(Instant::now())
-                    .max(Duration::from_millis(1))
-            } else {
-                Duration::from_millis(250)
-            };
+            let wait = self.next_wake();
             match self.rx.recv_timeout(wait) {
-                Ok(batch) => self.push(&batch),
+                Ok(batch) => self.push(batch),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             while let Ok(batch) = self.rx.try_recv() {
-                self.push(&batch);
+                self.push(batch);
             }
-            self.check_alive();
-            if !self.buffer.is_empty()
-                && (self.socket.is_some() || Instant::now() >= self.next_attempt)
-            {
-                self.pump(None);
+            self.poll_notices();
+            self.pump(None);
+        }
+        self.flush();
+    }
+
+    /// How long the loop may sleep: until the next send is possible, or a quarter
+    /// second to notice notices and closes.
+    fn next_wake(&self) -> Duration {
+        let idle = Duration::from_millis(250);
+        if self.queue.is_empty() {
+            return if self.in_flight() > 0 {
+                Duration::from_millis(5)
+            } else {
+                idle
+            };
+        }
+        let now = Instant::now();
+        let until = match &self.link {
+            None => self.next_attempt.saturating_duration_since(now),
+            Some(link) => self
+                .resume_at
+                .saturating_duration_since(now)
+                .max(link.next_token()),
+        };
+        until.clamp(Duration::from_millis(1), idle)
+    }
+
+    fn in_flight(&self) -> usize {
+        self.link.as_ref().map_or(0, |l| l.in_flight.len())
+    }
+
+    /// Drops `batch` for good, carrying its own count of dropped batches forward.
+    fn drop_batch(&mut self, batch: &Frames) {
+        add(&self.counters.dropped, 1);
+        self.pending_dropped = self
+            .pending_dropped
+            .saturating_add(1)
+            .saturating_add(batch.dropped_batches);
+    }
+
+    fn push(&mut self, mut batch: Frames) {
+        batch.dropped_batches = batch
+            .dropped_batches
+            .saturating_add(std::mem::take(&mut self.pending_dropped));
+        self.queue.push_back(batch);
+        while self.queue.len() + self.in_flight() > self.options.buffer_capacity.max(1) {
+            let Some(oldest) = self.queue.pop_front() else {
+                break;
+            };
+            self.drop_batch(&oldest);
+            // Reported by the next batch queued (or the one now at the back).
+            if let Some(last) = self.queue.back_mut() {
+                last.dropped_batches = last
+                    .dropped_batches
+                    .saturating_add(std::mem::take(&mut self.pending_dropped));
             }
-        }
-        let deadline = Instant::now() + self.options.flush_deadline;
-        while let Ok(batch) = self.rx.try_recv() {
-            self.push(&batch);
-        }
-        if !self.buffer.is_empty() {
-            self.pump(Some(deadline));
-        }
-        self.counters
-            .dropped
-            .fetch_add(self.buffer.len() as u64, Ordering::Relaxed);
-        if let Some(mut ws) = self.socket.take() {
-            let _ = ws
-                .get_ref()
-                .set_read_timeout(Some(Duration::from_millis(100)));
-            let _ = ws.close(None);
-            // Read until the server's close reply (or the timeout) so the close is clean.
-            while Instant::now() < deadline && ws.read().is_ok() {}
         }
     }
 
-    fn push(&mut self, batch: &FrameBatch) {
-        match batch.to_json() {
-            Ok(json) => {
-                if self.buffer.len() >= self.options.buffer_capacity.max(1) {
-                    self.buffer.pop_front();
-                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                }
-                self.buffer.push_back(json);
-            }
-            Err(e) => log::warn!("{e}"),
-        }
-    }
-
-    /// Notices a connection the server closed (idle timeout, shutdown, refusal).
-    fn check_alive(&mut self) {
-        let Some(ws) = &mut self.socket else { return };
-        let alive = loop {
-            match ws.read() {
+    /// Reads the server's notices: acknowledgements, refusals, a close.
+    fn poll_notices(&mut self) {
+        loop {
+            let Some(link) = &mut self.link else { return };
+            let text = match link.ws.read() {
+                Ok(Message::Text(t)) => t,
                 Ok(Message::Close(frame)) => {
                     log::info!("telemetry server closed the connection: {frame:?}");
-                    break false;
+                    self.lost();
+                    return;
                 }
                 Ok(_) => continue,
                 Err(tungstenite::Error::Io(e))
@@ -406,25 +394,83 @@ impl Worker {
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                     ) =>
                 {
-                    break true;
+                    return;
                 }
-                Err(_) => break false,
+                Err(e) => {
+                    log::debug!("telemetry connection lost: {e}");
+                    self.lost();
+                    return;
+                }
+            };
+            match Notice::parse(&text) {
+                Some(Notice::Ack { n }) => {
+                    let done = link.in_flight.iter().take_while(|(k, _)| *k <= n).count();
+                    link.in_flight.drain(..done);
+                    add(&self.counters.acked, done as u64);
+                }
+                Some(Notice::Refused {
+                    n,
+                    reason,
+                    retry_after_ms,
+                }) => {
+                    let Some(i) = link.in_flight.iter().position(|(k, _)| *k == n) else {
+                        continue;
+                    };
+                    let Some((_, batch)) = link.in_flight.remove(i) else {
+                        continue;
+                    };
+                    if reason.is_retryable() {
+                        // Back to the front (after any earlier refused one), and a pause.
+                        let at = self.queue.iter().take_while(|b| b.seq < batch.seq).count();
+                        self.queue.insert(at, batch);
+                        add(&self.counters.resent, 1);
+                        let wait = Duration::from_millis(retry_after_ms.unwrap_or(1000));
+                        self.resume_at = self.resume_at.max(Instant::now() + wait);
+                    } else {
+                        log::warn!("telemetry batch refused: {reason}");
+                        add(&self.counters.refused, 1);
+                        self.drop_batch(&batch);
+                    }
+                }
+                Some(Notice::Welcome {
+                    msg_rate,
+                    msg_burst,
+                    ..
+                }) => {
+                    link.rate = msg_rate;
+                    link.burst = msg_burst.max(1);
+                }
+                None => {}
             }
-        };
-        if !alive {
-            self.socket = None;
-            self.schedule_retry();
         }
     }
 
-    /// Connects if needed and sends the buffer, oldest first.
+    /// The connection broke: unacknowledged batches go back to the front of the queue.
+    fn lost(&mut self) {
+        if let Some(link) = self.link.take() {
+            add(&self.counters.resent, link.in_flight.len() as u64);
+            for (_, batch) in link.in_flight.into_iter().rev() {
+                self.queue.push_front(batch);
+            }
+        }
+        self.schedule_retry();
+    }
+
+    /// Connects if needed and due, then sends what the rate limit allows.
     fn pump(&mut self, deadline: Option<Instant>) {
-        if self.socket.is_none() {
+        if self.queue.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        if self.link.is_none() {
+            if now < self.next_attempt {
+                return;
+            }
             match self.open(deadline) {
-                Ok(ws) => {
-                    self.counters.connects.fetch_add(1, Ordering::Relaxed);
+                Ok(link) => {
+                    add(&self.counters.connects, 1);
                     self.backoff = self.options.initial_backoff;
-                    self.socket = Some(ws);
+                    self.link = Some(link);
                 }
                 Err(e) => {
                     if self
@@ -440,30 +486,60 @@ impl Worker {
                 }
             }
         }
-        let Some(ws) = &mut self.socket else { return };
-        while let Some(json) = self.buffer.front() {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return;
-            }
-            match ws.send(Message::text(json.clone())) {
+        if now < self.resume_at {
+            return;
+        }
+        let Some(link) = &mut self.link else { return };
+        link.refill(now);
+        while link.tokens >= 1.0 && link.in_flight.len() < link.burst as usize {
+            let Some(batch) = self.queue.pop_front() else {
+                break;
+            };
+            match link.ws.send(Message::text(batch.to_json())) {
                 Ok(()) => {
-                    self.buffer.pop_front();
-                    self.counters.sent.fetch_add(1, Ordering::Relaxed);
+                    link.sent += 1;
+                    link.tokens -= 1.0;
+                    link.in_flight.push_back((link.sent, batch));
+                    add(&self.counters.sent, 1);
                 }
                 Err(e) => {
                     log::debug!("telemetry send failed: {e}");
-                    self.socket = None;
-                    self.schedule_retry();
+                    self.queue.push_front(batch);
+                    self.lost();
                     return;
                 }
             }
         }
     }
 
-    fn open(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Result<WebSocket<TcpStream>, Box<dyn std::error::Error>> {
+    /// At shutdown: sends what is left and waits for the acknowledgements, within the
+    /// deadline; what remains is counted dropped.
+    fn flush(&mut self) {
+        let deadline = Instant::now() + self.options.flush_deadline;
+        while let Ok(batch) = self.rx.try_recv() {
+            self.push(batch);
+        }
+        while (!self.queue.is_empty() || self.in_flight() > 0) && Instant::now() < deadline {
+            self.pump(Some(deadline));
+            self.poll_notices();
+            let wait = self.next_wake().min(Duration::from_millis(5));
+            std::thread::sleep(wait.min(deadline.saturating_duration_since(Instant::now())));
+        }
+        let left = self.queue.len() + self.in_flight();
+        add(&self.counters.dropped, left as u64);
+        if let Some(mut link) = self.link.take() {
+            let _ = link
+                .ws
+                .get_ref()
+                .set_read_timeout(Some(Duration::from_millis(100)));
+            let _ = link.ws.close(None);
+            // Read until the server's close reply (or the timeout) so the close is clean.
+            let end = Instant::now() + Duration::from_millis(500);
+            while Instant::now() < end && link.ws.read().is_ok() {}
+        }
+    }
+
+    fn open(&self, deadline: Option<Instant>) -> Result<Link, Box<dyn std::error::Error>> {
         let mut timeout = self.options.connect_timeout;
         if let Some(d) = deadline {
             timeout = timeout.min(d.saturating_duration_since(Instant::now()));
@@ -479,11 +555,31 @@ impl Worker {
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
-        let (ws, _) = tungstenite::client(self.url.as_str(), stream).map_err(|e| e.to_string())?;
-        // After the handshake, reads only poll for a close from the server.
+        let (mut ws, _) =
+            tungstenite::client(self.url.as_str(), stream).map_err(|e| e.to_string())?;
+        let (mut rate, mut burst) = (DEFAULT_RATE, DEFAULT_BURST);
+        // The server's first message states this connection's rate limit.
+        if let Ok(Message::Text(t)) = ws.read()
+            && let Some(Notice::Welcome {
+                msg_rate,
+                msg_burst,
+                ..
+            }) = Notice::parse(&t)
+        {
+            (rate, burst) = (msg_rate, msg_burst.max(1));
+        }
+        // After that, reads only poll for notices.
         ws.get_ref()
             .set_read_timeout(Some(Duration::from_millis(1)))?;
-        Ok(ws)
+        Ok(Link {
+            ws,
+            sent: 0,
+            in_flight: VecDeque::new(),
+            rate,
+            burst,
+            tokens: f64::from(burst),
+            refilled: Instant::now(),
+        })
     }
 
     /// Exponential backoff with "equal jitter": half the delay fixed, half random.
@@ -499,174 +595,5 @@ impl Worker {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
-
-    use super::*;
-    use std::net::TcpListener;
-
-    fn batch(n: usize) -> FrameBatch {
-        FrameBatch {
-            release: "test-1".into(),
-            session: "session-abc".into(),
-            mode: "native".into(),
-            preset: "quality".into(),
-            adapter: "llvmpipe".into(),
-            frame_ms: vec![16.0; n],
-            gpu_ms: Some(2.0),
-            ..FrameBatch::default()
-        }
-    }
-
-    fn fast() -> TelemetryOptions {
-        TelemetryOptions {
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(100),
-            connect_timeout: Duration::from_millis(500),
-            flush_deadline: Duration::from_secs(2),
-            ..TelemetryOptions::default()
-        }
-    }
-
-    /// A one-connection-at-a-time WebSocket server collecting text messages.
-    fn serve(listener: TcpListener, connections: usize) -> std::thread::JoinHandle<Vec<String>> {
-        std::thread::spawn(move || {
-            let mut got = Vec::new();
-            for stream in listener.incoming().take(connections) {
-                let mut ws = tungstenite::accept(stream.unwrap()).unwrap();
-                while let Ok(m) = ws.read() {
-                    if let Message::Text(t) = m {
-                        got.push(t.to_string());
-                    }
-                }
-            }
-            got
-        })
-    }
-
-    #[test]
-    fn rejects_bad_urls() {
-        for url in [
-            "",
-            "not a url",
-            "http://x/telemetry",
-            "wss://x/telemetry",
-            "ws:///telemetry",
-            "/telemetry",
-        ] {
-            assert!(TelemetryClient::connect(url).is_err(), "{url}");
-        }
-        assert!(TelemetryClient::connect("ws://127.0.0.1:9/telemetry").is_ok());
-    }
-
-    #[test]
-    fn json_is_sanitised() {
-        let mut b = batch(2);
-        b.frame_ms.extend([f32::NAN, -1.0, f32::INFINITY, 1e9]);
-        b.cpu_ms.encode = f32::NAN;
-        b.gpu_ms = Some(f32::INFINITY);
-        let v: serde_json::Value = serde_json::from_str(&b.to_json().unwrap()).unwrap();
-        assert_eq!(v["type"], "frames");
-        assert_eq!(v["v"], 1);
-        assert_eq!(v["frame_ms"], serde_json::json!([16.0, 16.0, 60000.0]));
-        assert_eq!(v["cpu_ms"]["encode"], 0.0);
-        assert!(v.get("gpu_ms").is_none());
-        assert!(v.get("memory_bytes").is_none());
-    }
-
-    #[test]
-    fn delivers_batches_and_flushes_on_drop() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("ws://{}/telemetry", listener.local_addr().unwrap());
-        let server = serve(listener, 1);
-        let client = TelemetryClient::with_options(&url, fast()).unwrap();
-        for i in 1..=5 {
-            assert!(client.send(batch(i)));
-        }
-        let stats = client.shutdown();
-        assert_eq!((stats.sent, stats.dropped, stats.connects), (5, 0, 1));
-        let got = server.join().unwrap();
-        assert_eq!(got.len(), 5);
-        let v: serde_json::Value = serde_json::from_str(&got[4]).unwrap();
-        assert_eq!(v["frame_ms"].as_array().unwrap().len(), 5);
-        assert_eq!(v["release"], "test-1");
-    }
-
-    #[test]
-    fn buffers_while_down_drops_oldest_and_reconnects() {
-        // Reserve a port, then leave it closed so connections are refused.
-        let probe = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = probe.local_addr().unwrap();
-        drop(probe);
-        let url = format!("ws://{addr}/telemetry");
-        let options = TelemetryOptions {
-            buffer_capacity: 3,
-            ..fast()
-        };
-        let client = TelemetryClient::with_options(&url, options).unwrap();
-        for i in 1..=10 {
-            assert!(client.send(batch(i)));
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        std::thread::sleep(Duration::from_millis(150));
-        let stats = client.stats();
-        assert_eq!(stats.sent, 0);
-        assert_eq!(stats.dropped, 7);
-        assert!(stats.failed_connects >= 1);
-        let server = serve(TcpListener::bind(addr).unwrap(), 1);
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while client.stats().sent < 3 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let stats = client.shutdown();
-        assert_eq!(stats.sent, 3);
-        let got = server.join().unwrap();
-        let lens: Vec<usize> = got
-            .iter()
-            .map(|g| {
-                serde_json::from_str::<serde_json::Value>(g).unwrap()["frame_ms"]
-                    .as_array()
-                    .unwrap()
-                    .len()
-            })
-            .collect();
-        assert_eq!(lens, vec![8, 9, 10], "the newest three survive, in order");
-    }
-
-    #[test]
-    fn drop_without_server_respects_the_deadline() {
-        let probe = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("ws://{}/telemetry", probe.local_addr().unwrap());
-        drop(probe);
-        let options = TelemetryOptions {
-            flush_deadline: Duration::from_millis(200),
-            ..fast()
-        };
-        let client = TelemetryClient::with_options(&url, options).unwrap();
-        client.send(batch(1));
-        let started = Instant::now();
-        let stats = client.shutdown();
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "{:?}",
-            started.elapsed()
-        );
-        assert_eq!((stats.sent, stats.dropped), (0, 1));
-    }
-
-    #[test]
-    fn send_never_blocks_when_the_queue_is_full() {
-        let probe = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("ws://{}/telemetry", probe.local_addr().unwrap());
-        drop(probe);
-        let options = TelemetryOptions {
-            queue_capacity: 1,
-            ..fast()
-        };
-        let client = TelemetryClient::with_options(&url, options).unwrap();
-        let started = Instant::now();
-        let accepted = (0..1000).filter(|_| client.send(batch(1))).count();
-        assert!(started.elapsed() < Duration::from_millis(500));
-        assert_eq!(client.stats().queue_full, 1000 - accepted as u64);
-    }
-}
+#[path = "telemetry_tests.rs"]
+mod tests;

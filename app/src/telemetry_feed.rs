@@ -1,31 +1,43 @@
-//! Feeds frame records to the telemetry server (`--telemetry ws://…`): one `frames`
-//! batch a second, built from the renderer's [`FrameRecord`]s, sent by the
-//! non-blocking [`TelemetryClient`].
+//! Feeds frame records to the telemetry server (`--telemetry ws://…`): the protocol
+//! crate's [`FrameBatch`] turns each frame into a batch (means and sums over the
+//! batch's own frames, every phase), one a second, with the process's resident memory
+//! as `memory_bytes`; the non-blocking [`TelemetryClient`] delivers it.
 
 use anyhow::{Context, Result};
-use candlefish_renderer::frame::timings::{FrameRecord, Phase};
+use candlefish_protocol::{FrameBatch, FrameSample, Mode, Preset, SessionInfo};
+use candlefish_renderer::frame::timings::FrameRecord;
 use web_time::Instant;
 
-use crate::telemetry::{CpuPhaseMs, FrameBatch, TelemetryClient};
+use crate::telemetry::TelemetryClient;
 
 /// Batches frames for one run.
 pub struct TelemetryFeed {
     client: TelemetryClient,
-    template: FrameBatch,
-    frame_ms: Vec<f32>,
-    cpu_sum: [f32; 7],
-    gpu: (f32, u32),
-    draw_calls: u64,
-    frames: u32,
+    batch: FrameBatch,
     started: Instant,
 }
 
 impl std::fmt::Debug for TelemetryFeed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TelemetryFeed")
-            .field("frames", &self.frames)
+            .field("frames", &self.batch.frames())
             .finish_non_exhaustive()
     }
+}
+
+/// The process's resident set size in bytes (`VmRSS` of `/proc/self/status`); `None`
+/// where there is no such file (other OSes), so the field is left out.
+pub fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }
 
 impl TelemetryFeed {
@@ -36,72 +48,53 @@ impl TelemetryFeed {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let template = FrameBatch {
+        let info = SessionInfo {
             release: option_env!("CANDLEFISH_RELEASE")
                 .unwrap_or(env!("CARGO_PKG_VERSION"))
                 .to_owned(),
             session: format!("native-{:x}-{nanos:x}", std::process::id()),
-            mode: "native".to_owned(),
-            preset: preset.to_owned(),
-            adapter: adapter.chars().take(120).collect(),
-            ..FrameBatch::default()
+            mode: Mode::Native,
+            preset: Preset::parse(preset)
+                .with_context(|| format!("preset {preset:?} has no telemetry label"))?,
+            adapter: adapter.to_owned(),
+            thread: None,
         };
+        let batch = FrameBatch::new(info).map_err(|reason| {
+            anyhow::anyhow!("the telemetry release or session id would be refused: {reason}")
+        })?;
         Ok(Self {
             client,
-            template,
-            frame_ms: Vec::new(),
-            cpu_sum: [0.0; 7],
-            gpu: (0.0, 0),
-            draw_calls: 0,
-            frames: 0,
+            batch,
             started: Instant::now(),
         })
     }
 
     /// Adds a frame that took `frame_ms` of wall time; sends a batch each second.
     pub fn record(&mut self, record: &FrameRecord, frame_ms: f32) {
-        self.frame_ms.push(frame_ms);
-        for (sum, v) in self.cpu_sum.iter_mut().zip(record.cpu_ms) {
-            *sum += v;
-        }
-        if let Some(g) = record.gpu_ms {
-            self.gpu = (self.gpu.0 + g, self.gpu.1 + 1);
-        }
-        self.draw_calls += u64::from(record.draw_calls);
-        self.frames += 1;
-        if self.started.elapsed().as_secs_f32() >= 1.0 || self.frame_ms.len() >= 1000 {
+        self.batch.record(&FrameSample {
+            interval_ms: frame_ms,
+            cpu_ms: record.cpu_ms,
+            gpu_ms: record.gpu_ms,
+            draw_calls: record.draw_calls,
+            triangles: record.triangles,
+            drawn: record.drawn,
+        });
+        if self.started.elapsed().as_secs_f32() >= 1.0 {
             self.flush();
         }
     }
 
     /// Sends what is pending.
     pub fn flush(&mut self) {
-        if self.frames == 0 {
-            return;
+        if let Some(rss) = resident_bytes() {
+            self.batch.set_memory(rss);
         }
-        let n = self.frames as f32;
-        let mean = |p: Phase| self.cpu_sum[p as usize] / n;
-        let batch = FrameBatch {
-            frame_ms: std::mem::take(&mut self.frame_ms),
-            cpu_ms: CpuPhaseMs {
-                update: mean(Phase::Update),
-                cull: mean(Phase::Cull),
-                lod: mean(Phase::Lod),
-                upload: mean(Phase::Upload),
-                encode: mean(Phase::Encode),
-                submit: mean(Phase::Submit),
-            },
-            gpu_ms: (self.gpu.1 > 0).then(|| self.gpu.0 / self.gpu.1 as f32),
-            draw_calls: Some((self.draw_calls / u64::from(self.frames)) as u32),
-            ..self.template.clone()
-        };
-        if !self.client.send(batch) {
+        if let Some(message) = self.batch.take()
+            && !self.client.send(message)
+        {
             log::warn!("telemetry queue full; a batch was dropped");
+            self.batch.add_dropped_batches(1);
         }
-        self.cpu_sum = [0.0; 7];
-        self.gpu = (0.0, 0);
-        self.draw_calls = 0;
-        self.frames = 0;
         self.started = Instant::now();
     }
 
@@ -110,5 +103,22 @@ impl TelemetryFeed {
         self.flush();
         let stats = self.client.shutdown();
         log::info!("telemetry: {stats:?}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    #[test]
+    fn rss_is_read_on_linux() {
+        if cfg!(target_os = "linux") {
+            let rss = resident_bytes().unwrap();
+            assert!(rss > 1 << 20, "{rss}");
+        } else {
+            assert_eq!(resident_bytes(), None);
+        }
     }
 }
