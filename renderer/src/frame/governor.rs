@@ -14,8 +14,9 @@
 //!   back-off that starts at 60 s and doubles each time it overruns again.
 //! - **Hidden tabs** cost nothing and are never measured: [`Governor::suspend`] stops
 //!   decisions, [`Governor::resume`] restarts the statistics.
-//! - Canvas 2D is never left upwards automatically (that needs a fresh canvas), and the
-//!   paused rung is left only by the person pressing Play.
+//! - Canvas 2D is never left upwards automatically (that needs a fresh canvas); it gives
+//!   way to the paused frame only after 5 s of overrun, and the paused rung is left
+//!   only by the person pressing Play.
 //!
 //! Plain data and arithmetic: tested with synthetic frame-time series.
 
@@ -38,6 +39,9 @@ pub struct GovernorConfig {
     pub severe_factor: f32,
     /// How long a severe overrun must last, ms.
     pub severe_hold_ms: f64,
+    /// How long an overrun must last before the last drawing rung gives way to the
+    /// paused frame, ms: pausing the page is the most drastic step.
+    pub pause_hold_ms: f64,
     /// p90 work time below this × budget (and interval within `settled_factor`) is
     /// headroom.
     pub headroom_factor: f32,
@@ -62,6 +66,7 @@ impl Default for GovernorConfig {
             overrun_hold_ms: 2000.0,
             severe_factor: 2.5,
             severe_hold_ms: 1000.0,
+            pause_hold_ms: 5000.0,
             headroom_factor: 0.5,
             settled_factor: 1.1,
             headroom_hold_ms: 5000.0,
@@ -257,7 +262,10 @@ impl Governor {
         if p90 > self.config.overrun_factor * budget && kind != RungKind::Paused {
             self.headroom_since = None;
             let since = *self.overrun_since.get_or_insert(now_ms);
-            let hold = if p90 > self.config.severe_factor * budget {
+            let next = LADDER.get(self.rung + 1).map(|r| r.kind);
+            let hold = if next == Some(RungKind::Paused) {
+                self.config.pause_hold_ms
+            } else if p90 > self.config.severe_factor * budget {
                 self.config.severe_hold_ms
             } else {
                 self.config.overrun_hold_ms
@@ -555,8 +563,9 @@ mod tests {
         let mut g = Governor::new(GovernorConfig::default(), canvas);
         let mut now = 0.0;
         assert!(run(&mut g, &mut now, 200.0, 16.7, 1.0).is_empty());
-        // Canvas too slow: pause.
-        let steps = run(&mut g, &mut now, 3.0, 100.0, 95.0);
+        // Canvas too slow: pause, but only after 5 s of it (not the usual 1-2 s).
+        assert!(run(&mut g, &mut now, 4.5, 100.0, 95.0).is_empty());
+        let steps = run(&mut g, &mut now, 2.0, 100.0, 95.0);
         assert_eq!(steps.len(), 1);
         assert_eq!(LADDER[g.rung()].kind, RungKind::Paused);
         // Paused never moves by itself; Play does.
