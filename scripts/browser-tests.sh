@@ -14,4 +14,5 @@ else
   cargo xtask dist
   cargo build --locked -p candlefish-server
 fi
-node --test --test-reporter=spec www/tests/
+# One test file at a time: each starts its own server and browsers.
+node --test --test-concurrency=1 --test-reporter=spec www/tests/

@@ -22,6 +22,9 @@ export function createHost(post) {
   let lastTelemetry = 0;
   let firstFrame = true;
   let thread = 'main';
+  let lastTick = 0;
+  let intervals = [];
+  let canvas = null;
 
   const hasRaf = typeof requestAnimationFrame === 'function';
   const schedule = (fn) => (hasRaf ? requestAnimationFrame(fn) : setTimeout(() => fn(performance.now()), 16));
@@ -31,6 +34,11 @@ export function createHost(post) {
     if (!raf && running && runtime && !hidden && !paused) raf = schedule(tick);
   }
 
+  // The next interval starts after a pause or a hidden tab, not before it.
+  function restartClock() {
+    lastTick = 0;
+  }
+
   function stop() {
     if (raf) unschedule(raf);
     raf = 0;
@@ -38,7 +46,8 @@ export function createHost(post) {
 
   function sendStats(now) {
     lastStats = now;
-    post({ type: 'stats', stats: JSON.parse(runtime.stats()) });
+    post({ type: 'stats', stats: JSON.parse(runtime.stats()), intervals });
+    intervals = [];
   }
 
   function sendTelemetry(now) {
@@ -68,6 +77,8 @@ export function createHost(post) {
       firstFrame = false;
       post({ type: 'frame', first: true, at: performance.now() });
     }
+    if (lastTick && intervals.length < 1000) intervals.push(now - lastTick);
+    lastTick = now;
     if (step) {
       const parsed = JSON.parse(step);
       post({ type: 'step', step: parsed });
@@ -91,8 +102,11 @@ export function createHost(post) {
 
   async function start(m) {
     thread = m.thread;
+    canvas = m.canvas;
+    const c0 = performance.now();
     module = await import(m.bundle.js);
     await module.default({ module_or_path: m.bundle.wasm });
+    const compile = Math.round(performance.now() - c0);
     module.installPanicHook((message) => {
       stop();
       running = false;
@@ -103,6 +117,7 @@ export function createHost(post) {
       preset: m.preset,
       fish: m.fish,
       software: m.software,
+      presetForced: m.presetForced,
       governor: m.governor,
       rung: m.rung,
       reducedMotion: m.reducedMotion,
@@ -119,9 +134,11 @@ export function createHost(post) {
         : await module.startGpu(m.canvas, new Uint8Array(m.pack), options);
     paused = Boolean(m.paused);
     hidden = Boolean(m.hidden);
+    if (paused) runtime.setPaused(true, performance.now());
+    if (hidden) runtime.setHidden(true, performance.now());
     running = true;
     const stats = JSON.parse(runtime.stats());
-    post({ type: 'started', mode: stats.mode, thread, init: Math.round(performance.now() - t0), stats });
+    post({ type: 'started', mode: stats.mode, thread, compile, init: Math.round(performance.now() - t0), stats });
     if (paused || m.still !== undefined) {
       // One still frame: a paused page still shows the scene.
       runtime.frame(performance.now());
@@ -155,6 +172,28 @@ export function createHost(post) {
     sendStats(performance.now());
   }
 
+  // For the browser tests: loses the WebGL2 context where it lives (here), and restores
+  // it after a few frames when asked. Reports each event.
+  async function loseContext(restore) {
+    const ext = canvas?.getContext('webgl2')?.getExtension('WEBGL_lose_context');
+    if (!ext) {
+      post({ type: 'test', event: 'unsupported' });
+      return;
+    }
+    const once = (type) =>
+      new Promise((resolve) => canvas.addEventListener(type, resolve, { once: true }));
+    const lost = once('webglcontextlost');
+    ext.loseContext();
+    await lost;
+    post({ type: 'test', event: 'lost' });
+    if (!restore) return;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const restored = once('webglcontextrestored');
+    ext.restoreContext();
+    await restored;
+    post({ type: 'test', event: 'restored' });
+  }
+
   return {
     async handle(m) {
       try {
@@ -172,18 +211,26 @@ export function createHost(post) {
           case 'visibility':
             hidden = m.hidden;
             runtime?.setHidden(hidden, performance.now());
+            restartClock();
             if (hidden) {
               stop();
               if (runtime) sendTelemetry(performance.now());
             } else loop();
             break;
-          case 'pause':
+          case 'pause': {
             paused = m.paused;
-            runtime?.setPaused(paused, performance.now());
+            restartClock();
+            const step = runtime?.setPaused(paused, performance.now());
+            if (step) post({ type: 'step', step: JSON.parse(step) });
             if (paused) stop();
-            else loop();
+            else {
+              // Play also leaves the governor's paused rung.
+              if (runtime) running = true;
+              loop();
+            }
             if (runtime) sendStats(performance.now());
             break;
+          }
           case 'reducedMotion':
             runtime?.setAutoRotate(!m.on);
             break;
@@ -192,6 +239,9 @@ export function createHost(post) {
             break;
           case 'testPanic':
             module?.testPanic();
+            break;
+          case 'testLoseContext':
+            await loseContext(m.restore);
             break;
           case 'stop':
             stop();
