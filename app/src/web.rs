@@ -6,6 +6,9 @@
 //! one `FrameDriver`, with the frame governor above it.
 
 mod canvas;
+// Canvas 2D runs in the small, wgpu-free WebGL2 bundle only (the loader fetches that
+// bundle for it): the WebGPU bundle stays within its size budget.
+#[cfg(not(feature = "webgpu"))]
 mod canvas2d;
 #[cfg(feature = "webgpu")]
 mod gpu;
@@ -16,7 +19,7 @@ mod runtime;
 mod webgl;
 
 use candlefish_renderer::assets::pack::{self, PackDescription};
-use candlefish_renderer::preset::{LADDER, preset_table_json};
+use candlefish_renderer::preset::LADDER;
 use candlefish_renderer::{Preset, Scene};
 use wasm_bindgen::prelude::*;
 
@@ -122,6 +125,7 @@ pub async fn start_gpu(
 }
 
 /// Starts the Canvas-2D renderer on `canvas`; `options` as for [`start_gpu`].
+#[cfg(not(feature = "webgpu"))]
 #[wasm_bindgen(js_name = startCanvas)]
 pub fn start_canvas(
     canvas: JsValue,
@@ -134,11 +138,4 @@ pub fn start_canvas(
     }
     let backend = canvas2d::CanvasBackend::new(canvas, &scene).map_err(|e| JsError::new(&e))?;
     Runtime::new(scene, description, Box::new(backend), &options).map_err(|e| JsError::new(&e))
-}
-
-/// The preset table and the governor's ladder as JSON (the page keeps no copy of the
-/// numbers).
-#[wasm_bindgen(js_name = presetTable)]
-pub fn preset_table() -> String {
-    preset_table_json()
 }

@@ -315,9 +315,10 @@ fn assemble(root: &Path, staging: &Path, options: &Options, names: &[BundleNames
     let mut bundle_files = std::collections::BTreeMap::new();
     for (name, _) in BUNDLES {
         let dir = staging.join(name);
+        // wasm-bindgen's glue is an ES module like ours: minified the same way.
         let js = place(
             &format!("candlefish-{name}.js"),
-            read(&dir.join(format!("candlefish-{name}.js")))?,
+            minify(root, &dir.join(format!("candlefish-{name}.js")))?,
         )?;
         let wasm = place(
             &format!("candlefish-{name}_bg.wasm"),

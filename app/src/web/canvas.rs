@@ -49,6 +49,7 @@ impl Canvas {
     }
 
     /// Sets the drawing-buffer size.
+    #[cfg(not(feature = "webgpu"))]
     pub fn set_size(&self, width: u32, height: u32) {
         match self {
             Self::Element(c) => {
@@ -77,6 +78,7 @@ impl Canvas {
 
     /// `getContext(kind, options)`: the context object, or an error saying why there is
     /// none (another kind of context was made on this canvas, or the browser refused).
+    #[cfg(not(feature = "webgpu"))]
     pub fn context(&self, kind: &str, options: &JsValue) -> Result<js_sys::Object, String> {
         let context = match self {
             Self::Element(c) => c.get_context_with_context_options(kind, options),
@@ -89,6 +91,7 @@ impl Canvas {
 }
 
 /// A JS error's message, for error text.
+#[cfg(not(feature = "webgpu"))]
 pub fn describe(value: &JsValue) -> String {
     value
         .dyn_ref::<js_sys::Error>()

@@ -80,13 +80,32 @@ impl Object {
     }
 }
 
+/// Largest magnitude written with decimals (beyond it, whole numbers).
+const MAX_DECIMAL: f64 = 9.0e15 / 1000.0;
+
+/// Writes `v` with at most three decimals (plenty for milliseconds, and batches stay
+/// small), through integer arithmetic: core's float formatting (Grisu and Dragon4)
+/// would add kilobytes to a bundle that counts every one.
 fn number(out: &mut String, v: f64) {
-    if v.is_finite() {
-        // Three decimals are plenty for milliseconds and keep batches small.
-        let rounded = (v * 1000.0).round() / 1000.0;
-        let _ = write!(out, "{rounded}");
-    } else {
+    if !v.is_finite() {
         out.push_str("null");
+        return;
+    }
+    let milli = (v.clamp(-MAX_DECIMAL, MAX_DECIMAL) * 1000.0).round() as i64;
+    if milli < 0 {
+        out.push('-');
+    }
+    let milli = milli.unsigned_abs();
+    let _ = write!(out, "{}", milli / 1000);
+    let mut frac = milli % 1000;
+    if frac != 0 {
+        out.push('.');
+        let mut digits = 3;
+        while frac.is_multiple_of(10) {
+            frac /= 10;
+            digits -= 1;
+        }
+        let _ = write!(out, "{frac:0digits$}");
     }
 }
 
@@ -103,4 +122,29 @@ fn string(out: &mut String, s: &str) {
         }
     }
     out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(v: f64) -> String {
+        let mut s = String::new();
+        number(&mut s, v);
+        s
+    }
+
+    #[test]
+    fn numbers_have_at_most_three_decimals_and_no_float_formatting() {
+        assert_eq!(n(0.0), "0");
+        assert_eq!(n(16.6667), "16.667");
+        assert_eq!(n(-2.5), "-2.5");
+        assert_eq!(n(0.05), "0.05");
+        assert_eq!(n(1.0004), "1");
+        assert_eq!(n(-0.0004), "0");
+        assert_eq!(n(12000.0), "12000");
+        assert_eq!(n(f64::NAN), "null");
+        assert_eq!(n(f64::INFINITY), "null");
+        assert_eq!(n(1e300), "9000000000000");
+    }
 }
