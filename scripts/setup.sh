@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Candlefish needs on a fresh Debian machine, skipping what is already
 # there: Debian packages (Mesa's lavapipe for a CPU Vulkan adapter, Chromium for the
-# browser tests, brotli), the wasm target, the exact wasm-bindgen-cli, npm tools.
+# browser tests, brotli, Prometheus and promtool), the wasm target, the exact
+# wasm-bindgen-cli, npm tools.
 # Usage: scripts/setup.sh [native|web|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,8 @@ what="${1:-all}"
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 
-need_debs=(mesa-vulkan-drivers libvulkan1 libegl1 libegl-mesa0 libgl1-mesa-dri brotli)
+# prometheus: promtool for the alerting-rule tests, and the server a test scrapes with.
+need_debs=(mesa-vulkan-drivers libvulkan1 libegl1 libegl-mesa0 libgl1-mesa-dri brotli prometheus)
 if [[ "$what" != native ]]; then
   need_debs+=(chromium)
 fi

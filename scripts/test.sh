@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine and runs every check and test: formatting, clippy
-# (native and wasm), unit, image (lavapipe), CLI, server and browser tests.
+# (native and wasm), the Prometheus rule tests, unit, image (lavapipe), CLI, server
+# (with a real Prometheus) and browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh all
@@ -18,6 +19,10 @@ for feature in webgpu webgl; do
   cargo clippy -p candlefish-renderer -p candlefish-app --lib --target wasm32-unknown-unknown \
     --features "candlefish-app/$feature" --locked -- -D warnings
 done
+
+step "promtool test rules (server/prometheus)"
+promtool check rules server/prometheus/rules.yml
+promtool test rules server/prometheus/rules_test.yml
 
 step "cargo test (workspace)"
 # Benches run once each as tests, at the smallest problem size.

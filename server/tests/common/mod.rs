@@ -2,6 +2,8 @@
 //! a raw HTTP/1.1 client (for paths a URL library would normalise), metric parsing.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod prometheus;
+
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
