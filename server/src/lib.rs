@@ -15,7 +15,8 @@
 //! table ([`sessions`]: weight cap, duplicates, once-per-session fields, one summary
 //! per session window) → cumulative Prometheus series ([`metrics`]) and the sliding
 //! window ([`aggregate`]) under a server-side release label ([`labels`]). The server
-//! keeps no state that replicas must share: each is scraped on its own.
+//! keeps no state that replicas must share: each is scraped on its own, and the release
+//! verdict ([`verdict`]) reads every replica through Prometheus.
 #![cfg_attr(test, allow(clippy::unwrap_used, reason = "tests"))]
 
 pub mod aggregate;
@@ -33,6 +34,7 @@ pub mod serve;
 pub mod sessions;
 pub mod static_files;
 pub mod telemetry;
+pub mod verdict;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

@@ -2,12 +2,51 @@
 //! `server/PROTOCOL.md`.
 
 use anyhow::Context as _;
+use candlefish_server::verdict::{self, VerdictArgs};
 use candlefish_server::{Config, Server};
-use clap::Parser as _;
+use clap::Parser;
+
+/// The command line: the server's flags, or a subcommand.
+#[derive(Debug, Parser)]
+#[command(
+    name = "candlefish-server",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Compare a canary release with its baseline through Prometheus's HTTP API:
+    /// promote (exit 0), hold for more samples (exit 3) or roll back (exit 4).
+    Verdict(VerdictArgs),
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+    let cli = Cli::parse();
+    if let Some(Command::Verdict(args)) = cli.command {
+        let v = verdict::run(&args).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        } else {
+            let range = args.range.clone().unwrap_or_else(|| match &args.config {
+                Some(path) => verdict::Gates::read(path)
+                    .map(|g| g.range)
+                    .unwrap_or_default(),
+                None => verdict::Gates::default().range,
+            });
+            print!("{}", verdict::render(&v, &args, &range));
+        }
+        std::process::exit(v.decision.exit_code());
+    }
+    let config = cli.config;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_target(false)
