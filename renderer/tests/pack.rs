@@ -103,21 +103,22 @@ fn standard_pack_round_trips() {
 
 #[test]
 fn aligned_input_is_cast_in_place_and_misaligned_input_is_copied() {
+    // Records are cast in place; the vertex and index streams are always decoded
+    // (they are stored as byte planes).
     let bytes = pack::write(&small_pack());
     // A u64-backed buffer is aligned for every record type.
     let mut words = vec![0u64; bytes.len().div_ceil(8) + 1];
     let aligned = &mut bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()];
     aligned.copy_from_slice(&bytes);
     let view = pack::parse(aligned).unwrap();
-    assert!(matches!(view.vertices, Cow::Borrowed(_)));
-    assert!(matches!(view.indices, Cow::Borrowed(_)));
     assert!(matches!(view.meshes, Cow::Borrowed(_)));
+    assert!(matches!(view.materials, Cow::Borrowed(_)));
     let expected = view.to_pack();
 
     let mut shifted = vec![0u8; bytes.len() + 1];
     shifted[1..].copy_from_slice(&bytes);
     let view = pack::parse(&shifted[1..]).unwrap();
-    assert!(matches!(view.indices, Cow::Owned(_)));
+    assert!(matches!(view.meshes, Cow::Owned(_)));
     assert_eq!(view.to_pack(), expected);
 }
 
@@ -187,7 +188,7 @@ const CASES: &[(&str, Corruption, &str)] = &[
     ("bad magic", |b| b[0] = b'X', "BadMagic"),
     (
         "newer version",
-        |b| edit_header(b, |h| h.version = 2),
+        |b| edit_header(b, |h| h.version = pack::format::VERSION + 1),
         "UnsupportedVersion",
     ),
     ("trailing garbage", |b| b.push(0), "TrailingBytes"),
@@ -632,4 +633,31 @@ fn write_fuzz_corpus() {
     });
     reseal(&mut resealed);
     std::fs::write(dir.join("bad-tier-resealed"), &resealed).unwrap();
+}
+
+#[test]
+fn the_site_encoding_keeps_meshes_exact_and_the_atlas_close() {
+    let exact = small_pack();
+    let bytes = pack::write_with(&exact, pack::AtlasEncoding::Ycocg420);
+    let loaded = pack::load(&bytes).unwrap();
+    assert_eq!(loaded.meshes, exact.meshes);
+    assert_eq!(loaded.materials, exact.materials);
+    assert_eq!(loaded.description, exact.description);
+    assert_eq!(loaded.atlas.len(), exact.atlas.len());
+    for (a, b) in loaded.atlas.iter().zip(&exact.atlas) {
+        assert_eq!(a.mips.len(), b.mips.len(), "the mips are rebuilt");
+        let (a, b) = (&a.mips[0].pixels, &b.mips[0].pixels);
+        assert_eq!(a.len(), b.len());
+        let mean = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| f64::from(x.abs_diff(*y)))
+            .sum::<f64>()
+            / a.len() as f64;
+        assert!(mean < 4.0, "mean error {mean}");
+    }
+    assert!(
+        bytes.len() < pack::write(&exact).len(),
+        "the encoding is not smaller"
+    );
 }

@@ -93,3 +93,11 @@ fn buffer_layouts_match_the_shader_inputs() {
     );
     assert_ne!(vertex_inputs(&drifted), expected);
 }
+
+#[test]
+fn the_minified_shader_of_the_browser_bundles_validates() {
+    let minified = include_str!(concat!(env!("OUT_DIR"), "/scene.min.wgsl"));
+    assert!(!minified.contains("//"));
+    assert!(minified.len() < candlefish_renderer::backend::layout::SCENE_WGSL.len());
+    validate("scene.min.wgsl", minified);
+}

@@ -132,6 +132,7 @@ pub fn run(options: &Options) -> Result<()> {
             .args(["pack", "assets/scene.toml", "-o"])
             .arg(&staging),
     )?;
+    encode_pack_for_the_site(&staging.join("scene.pack"))?;
     run_command(
         Command::new(&candlefish)
             .current_dir(&root)
@@ -185,10 +186,9 @@ fn build_bundle(
             ])
             .arg("--target-dir")
             .arg(&target_dir)
-            // The culling loop vectorises to simd128 (all current browsers have it).
             .env(
                 "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
-                "-C target-feature=+simd128",
+                wasm_rustflags(root),
             ),
     )?;
     let wasm = target_dir.join("wasm32-unknown-unknown/wasm-release/candlefish_app.wasm");
@@ -373,6 +373,44 @@ fn assemble(root: &Path, staging: &Path, options: &Options, names: &[BundleNames
         bundles: bundle_files,
     };
     report(out, &built, &files, names, options.size_gate)
+}
+
+/// Flags of the wasm builds: simd128 (all current browsers have it; the culling loop
+/// vectorises to it), and short source paths in panic locations (the workspace and the
+/// cargo registry, which would otherwise spell out this machine's paths in every
+/// bundle).
+fn wasm_rustflags(root: &Path) -> String {
+    let mut flags = format!(
+        "-C target-feature=+simd128 --remap-path-prefix={}=.",
+        root.display()
+    );
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    if let Some(home) = cargo_home {
+        flags.push_str(&format!(
+            " --remap-path-prefix={}=cargo",
+            home.join("registry/src").display()
+        ));
+    }
+    flags
+}
+
+/// Rewrites the staged pack with its atlas as YCoCg 4:2:0 (luma and the glow mask
+/// exact, chroma at half resolution): less than half the atlas's gzip bytes, which the
+/// first-route budget counts. The poster and the parity reference are rendered from
+/// this same pack, so every backend draws the same texels.
+fn encode_pack_for_the_site(path: &Path) -> Result<()> {
+    use candlefish_renderer::assets::pack;
+    let exact = read(path)?;
+    let loaded = pack::load(&exact).with_context(|| format!("reading {}", path.display()))?;
+    let encoded = pack::write_with(&loaded, pack::AtlasEncoding::Ycocg420);
+    eprintln!(
+        "xtask: scene pack {} -> {} bytes with the atlas as YCoCg 4:2:0",
+        exact.len(),
+        encoded.len()
+    );
+    fs::write(path, encoded).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Minifies an ES module with terser (npm, installed by `scripts/setup.sh`).

@@ -17,12 +17,13 @@ use crate::preset::Preset;
 use crate::scene::mesh::MeshLibrary;
 use crate::scene::{Environment, Material, Scene, SceneDescription, SceneError};
 
+pub mod codec;
 pub mod format;
 mod read;
 mod write;
 
 pub use read::{PackView, parse};
-pub use write::write;
+pub use write::{AtlasEncoding, write, write_with};
 
 // Sections are cast with bytemuck, which reads in host byte order; the format is
 // little-endian.

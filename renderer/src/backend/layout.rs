@@ -8,7 +8,12 @@ use crate::frame::plan::InstanceData;
 use crate::scene::mesh::MeshVertex;
 
 /// The scene shader (`shaders/scene.wgsl`), the only hand-written shader source.
+#[cfg(not(target_arch = "wasm32"))]
 pub const SCENE_WGSL: &str = include_str!("../../../shaders/scene.wgsl");
+/// The scene shader without comments and indentation (written by `build.rs`): the
+/// browser bundles carry it.
+#[cfg(target_arch = "wasm32")]
+pub const SCENE_WGSL: &str = include_str!(concat!(env!("OUT_DIR"), "/scene.min.wgsl"));
 
 /// A vertex attribute format both backends can express.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -18,7 +18,10 @@ use bytemuck::{Pod, Zeroable};
 pub const MAGIC: [u8; 8] = *b"CFSHPACK";
 
 /// Format version this build reads and writes. Bump on any layout change.
-pub const VERSION: u32 = 1;
+///
+/// Version 2: the vertices and indices sections hold [`super::codec::encode_stream`]
+/// byte planes (same lengths), and pages may be [`PAGE_ENCODING_YCOCG420`].
+pub const VERSION: u32 = 2;
 
 /// Size of [`Header`] in bytes.
 pub const HEADER_LEN: usize = size_of::<Header>();
@@ -233,6 +236,10 @@ pub const PAGE_ENCODING_RAW_RGBA8: u32 = 0;
 /// [`crate::assets::atlas::mip_chain`]. Mips are a third of a page's bytes and cost more than
 /// that after brotli, while rebuilding them takes milliseconds.
 pub const PAGE_ENCODING_RGBA8_BASE_LEVEL: u32 = 1;
+/// Only level 0, as [`super::codec::encode_ycocg420`] planes (luma and alpha exact,
+/// chroma at half resolution); the reader decodes it and rebuilds the mips. What the
+/// site ships: less than half the gzip bytes of [`PAGE_ENCODING_RGBA8_BASE_LEVEL`].
+pub const PAGE_ENCODING_YCOCG420: u32 = 2;
 
 /// An atlas page: its mip chain, level 0 first, stored back to back.
 #[repr(C)]
@@ -244,7 +251,8 @@ pub struct PageRecord {
     pub height: u32,
     /// Mip levels (each half the previous, at least 1 pixel).
     pub mip_count: u32,
-    /// [`PAGE_ENCODING_RAW_RGBA8`] or [`PAGE_ENCODING_RGBA8_BASE_LEVEL`].
+    /// [`PAGE_ENCODING_RAW_RGBA8`], [`PAGE_ENCODING_RGBA8_BASE_LEVEL`] or
+    /// [`PAGE_ENCODING_YCOCG420`].
     pub encoding: u32,
     /// Offset into the page-data section.
     pub data_offset: u64,

@@ -9,8 +9,8 @@ use glam::Vec3;
 
 use super::format::{
     DescriptionRecord, HEADER_LEN, Header, MAGIC, MAX_SECTIONS, MaterialRecord, MeshRecord,
-    PAGE_ENCODING_RAW_RGBA8, PAGE_ENCODING_RGBA8_BASE_LEVEL, PageRecord, SECTION_ENTRY_LEN,
-    SectionEntry, SectionKind, VERSION,
+    PAGE_ENCODING_RAW_RGBA8, PAGE_ENCODING_RGBA8_BASE_LEVEL, PAGE_ENCODING_YCOCG420, PageRecord,
+    SECTION_ENTRY_LEN, SectionEntry, SectionKind, VERSION,
 };
 use super::{PackDescription, PackError, PresetCounts, ScenePack};
 use crate::assets::atlas::{AtlasImage, Image};
@@ -53,6 +53,14 @@ fn cast<T: Pod>(bytes: &[u8]) -> Cow<'_, [T]> {
     }
 }
 
+/// Decodes a section of [`super::codec::encode_stream`] planes (`width`-byte
+/// components) into records. The section's length was checked to be a whole number
+/// of records.
+fn decode_stream<T: Pod>(bytes: &[u8], width: usize) -> Cow<'static, [T]> {
+    let decoded = super::codec::decode_stream(bytes, size_of::<T>(), width);
+    Cow::Owned(bytemuck::pod_collect_to_vec(&decoded))
+}
+
 /// Validates `bytes` as a scene pack and returns a view of its sections.
 pub fn parse(bytes: &[u8]) -> Result<PackView<'_>, PackError> {
     let sections = read_sections(bytes)?;
@@ -63,8 +71,8 @@ pub fn parse(bytes: &[u8]) -> Result<PackView<'_>, PackError> {
     let view = PackView {
         description,
         meshes: cast(section(SectionKind::Meshes)),
-        vertices: cast(section(SectionKind::Vertices)),
-        indices: cast(section(SectionKind::Indices)),
+        vertices: decode_stream::<MeshVertex>(section(SectionKind::Vertices), 2),
+        indices: decode_stream::<u32>(section(SectionKind::Indices), 4),
         materials: cast(section(SectionKind::Materials)),
         pages: cast(section(SectionKind::Pages)),
         strings,
@@ -441,12 +449,12 @@ fn check_pages(view: &PackView<'_>) -> Result<(), PackError> {
                 first_mips: first.mip_count,
             });
         }
-        let stored_mips = match p.encoding {
-            PAGE_ENCODING_RAW_RGBA8 => p.mip_count,
-            PAGE_ENCODING_RGBA8_BASE_LEVEL => 1,
+        let expected = match p.encoding {
+            PAGE_ENCODING_RAW_RGBA8 => mip_chain_len(width, height, p.mip_count),
+            PAGE_ENCODING_RGBA8_BASE_LEVEL => mip_chain_len(width, height, 1),
+            PAGE_ENCODING_YCOCG420 => super::codec::ycocg420_len(width, height),
             encoding => return Err(PackError::UnknownPageEncoding { page, encoding }),
         };
-        let expected = mip_chain_len(width, height, stored_mips);
         if p.data_len != expected {
             return Err(PackError::PageDataLength {
                 page,
@@ -494,12 +502,22 @@ impl PackView<'_> {
             .unwrap_or("")
     }
 
-    /// Mip levels of page `i` as RGBA8 bytes, level 0 first.
-    pub fn page_mips(&self, i: usize) -> Vec<(u32, u32, &[u8])> {
+    /// The stored mip levels of page `i` as RGBA8 bytes, level 0 first (one level for
+    /// the base-level encodings; [`PackView::to_pack`] rebuilds the rest).
+    pub fn page_mips(&self, i: usize) -> Vec<(u32, u32, Cow<'_, [u8]>)> {
         let Some(p) = self.pages.get(i) else {
             return Vec::new();
         };
         let mut offset = p.data_offset as usize;
+        if p.encoding == PAGE_ENCODING_YCOCG420 {
+            let len = super::codec::ycocg420_len(p.width, p.height) as usize;
+            return offset
+                .checked_add(len)
+                .and_then(|end| self.page_data.get(offset..end))
+                .and_then(|data| super::codec::decode_ycocg420(data, p.width, p.height))
+                .map(|rgba| vec![(p.width, p.height, Cow::Owned(rgba))])
+                .unwrap_or_default();
+        }
         let stored = if p.encoding == PAGE_ENCODING_RGBA8_BASE_LEVEL {
             1
         } else {
@@ -515,7 +533,7 @@ impl PackView<'_> {
             else {
                 break;
             };
-            out.push((w, h, bytes));
+            out.push((w, h, Cow::Borrowed(bytes)));
             offset += len;
         }
         out
@@ -589,11 +607,11 @@ impl PackView<'_> {
                     .map(|(width, height, bytes)| Image {
                         width,
                         height,
-                        pixels: bytes.to_vec(),
+                        pixels: bytes.into_owned(),
                     })
                     .collect();
                 let wanted = self.pages[i].mip_count;
-                if self.pages[i].encoding == PAGE_ENCODING_RGBA8_BASE_LEVEL
+                if self.pages[i].encoding != PAGE_ENCODING_RAW_RGBA8
                     && let Some(base) = mips.pop()
                 {
                     mips = crate::assets::atlas::mip_chain(base, wanted);

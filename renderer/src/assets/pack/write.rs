@@ -4,8 +4,8 @@
 use super::ScenePack;
 use super::format::{
     DescriptionRecord, HEADER_LEN, Header, MAGIC, MaterialRecord, MeshRecord,
-    PAGE_ENCODING_RAW_RGBA8, PAGE_ENCODING_RGBA8_BASE_LEVEL, PageRecord, SECTION_ALIGN,
-    SECTION_ENTRY_LEN, SectionEntry, SectionKind, TierRecord, VERSION,
+    PAGE_ENCODING_RAW_RGBA8, PAGE_ENCODING_RGBA8_BASE_LEVEL, PAGE_ENCODING_YCOCG420, PageRecord,
+    SECTION_ALIGN, SECTION_ENTRY_LEN, SectionEntry, SectionKind, TierRecord, VERSION,
 };
 use crate::scene::mesh::MAX_TIERS;
 
@@ -22,9 +22,26 @@ fn push_name(strings: &mut Vec<u8>, name: &str) -> (u32, u32) {
     (offset, u32_of(name.len()))
 }
 
+/// How atlas pages are stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AtlasEncoding {
+    /// Exact RGBA8 (the base level alone when the mips are the ones the reader
+    /// rebuilds): the pack loads back equal.
+    #[default]
+    Exact,
+    /// The base level as [`super::codec::encode_ycocg420`]: chroma at half resolution,
+    /// less than half the compressed bytes. What the site ships.
+    Ycocg420,
+}
+
 /// Serializes `pack`. The result loads back with [`super::load`] as an equal pack
 /// (given names within [`super::read::MAX_NAME_LEN`] and valid content).
 pub fn write(pack: &ScenePack) -> Vec<u8> {
+    write_with(pack, AtlasEncoding::Exact)
+}
+
+/// Serializes `pack` with its atlas pages stored as `atlas` says.
+pub fn write_with(pack: &ScenePack, atlas: AtlasEncoding) -> Vec<u8> {
     let d = &pack.description;
     let env = &d.environment;
     let description = DescriptionRecord {
@@ -90,6 +107,21 @@ pub fn write(pack: &ScenePack) -> Vec<u8> {
         .iter()
         .map(|page| {
             let data_offset = page_data.len() as u64;
+            if let (AtlasEncoding::Ycocg420, Some(base)) = (atlas, page.mips.first()) {
+                page_data.extend(super::codec::encode_ycocg420(
+                    &base.pixels,
+                    base.width,
+                    base.height,
+                ));
+                return PageRecord {
+                    width: page.width(),
+                    height: page.height(),
+                    mip_count: u32_of(page.mips.len()),
+                    encoding: PAGE_ENCODING_YCOCG420,
+                    data_offset,
+                    data_len: page_data.len() as u64 - data_offset,
+                };
+            }
             // Only the base level when the mips are exactly what the reader rebuilds.
             let rebuildable = page.mips.first().is_some_and(|base| {
                 crate::assets::atlas::mip_chain(base.clone(), u32_of(page.mips.len())) == page.mips
@@ -117,18 +149,18 @@ pub fn write(pack: &ScenePack) -> Vec<u8> {
         })
         .collect();
 
+    let vertices = super::codec::encode_stream(
+        bytemuck::cast_slice(&pack.meshes.vertices),
+        size_of::<crate::scene::mesh::MeshVertex>(),
+        2,
+    );
+    let indices = super::codec::encode_stream(bytemuck::cast_slice(&pack.meshes.indices), 4, 4);
     let sections: [(SectionKind, &[u8]); 8] = [
         (SectionKind::Description, bytemuck::bytes_of(&description)),
         (SectionKind::Strings, &strings),
         (SectionKind::Meshes, bytemuck::cast_slice(&meshes)),
-        (
-            SectionKind::Vertices,
-            bytemuck::cast_slice(&pack.meshes.vertices),
-        ),
-        (
-            SectionKind::Indices,
-            bytemuck::cast_slice(&pack.meshes.indices),
-        ),
+        (SectionKind::Vertices, &vertices),
+        (SectionKind::Indices, &indices),
         (SectionKind::Materials, bytemuck::cast_slice(&materials)),
         (SectionKind::Pages, bytemuck::cast_slice(&pages)),
         (SectionKind::PageData, &page_data),
