@@ -73,11 +73,13 @@ async fn main() -> anyhow::Result<()> {
 
     let client = reqwest::Client::builder().no_proxy().build()?;
     let mut latencies = Vec::new();
+    let mut exposition = 0;
     while started.elapsed() < duration {
         let t = Instant::now();
         let body = client.get(&metrics_url).send().await?.text().await?;
         latencies.push(t.elapsed());
         anyhow::ensure!(body.contains("candlefish_telemetry_messages_total"));
+        exposition = body.len();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut sent = 0;
@@ -100,8 +102,9 @@ async fn main() -> anyhow::Result<()> {
         (sent as usize * samples) as f64 / elapsed
     );
     println!(
-        "/metrics under load: {} scrapes, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "/metrics under load: {} scrapes of {} KiB, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         latencies.len(),
+        exposition / 1024,
         pct(0.5).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3,
         latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3)

@@ -231,3 +231,64 @@ pub enum ConfigError {
     #[error("{0}")]
     Cap(&'static str),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    /// The number a PROTOCOL.md "Default" cell starts with (`64 KiB` is 65536,
+    /// `50 000` is 50000, `10/s, burst …` is 10); `None` for `none`.
+    fn documented(cell: &str) -> Option<f64> {
+        let digits: String = cell
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ' ' || *c == '.')
+            .filter(|c| *c != ' ')
+            .collect();
+        let value: f64 = digits.parse().ok()?;
+        Some(if cell.contains("KiB") {
+            value * 1024.0
+        } else {
+            value
+        })
+    }
+
+    /// Every flag PROTOCOL.md's tables name exists, and its documented default is the
+    /// code's: the document states each default once, and this keeps it true.
+    #[test]
+    fn protocol_md_states_the_flag_defaults() {
+        let doc = include_str!("../PROTOCOL.md");
+        let command = Config::command();
+        let mut checked = 0;
+        for line in doc.lines().filter(|l| l.starts_with('|')) {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let Some(flag) = cells
+                .get(3)
+                .and_then(|c| c.strip_prefix("`--"))
+                .and_then(|c| c.strip_suffix('`'))
+            else {
+                continue;
+            };
+            let arg = command
+                .get_arguments()
+                .find(|a| a.get_long() == Some(flag))
+                .unwrap_or_else(|| panic!("PROTOCOL.md names --{flag}, which does not exist"));
+            let default = arg
+                .get_default_values()
+                .first()
+                .and_then(|v| v.to_str())
+                .and_then(|v| v.parse::<f64>().ok());
+            assert_eq!(
+                documented(cells[2]),
+                default,
+                "--{flag}: PROTOCOL.md says {:?}",
+                cells[2]
+            );
+            checked += 1;
+        }
+        assert!(
+            checked >= 18,
+            "only {checked} flags found in PROTOCOL.md's tables"
+        );
+    }
+}
