@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
 use candlefish_renderer::assets::atlas::{self, Atlas};
+use candlefish_renderer::assets::impostor::{ImpostorOptions, add_impostor_tier};
 use candlefish_renderer::assets::pack::{self, PackDescription, PresetCounts, ScenePack};
 use candlefish_renderer::assets::simplify::{LodOptions, build_tiers, optimize_mesh};
 use candlefish_renderer::scene::mesh::{MeshKind, MeshLibrary};
@@ -227,7 +228,11 @@ pub fn build(path: &Path) -> Result<Built> {
             lock_border: entry.lock_border,
             ..LodOptions::default()
         };
-        let tiers = build_tiers(&source, &options);
+        let mut tiers = build_tiers(&source, &options);
+        if kind == MeshKind::Fish {
+            // A few textured triangles for fish that cover a few pixels.
+            add_impostor_tier(&mut source, &mut tiers, &ImpostorOptions::default());
+        }
         meshes.push(&entry.name, kind, &source, &tiers);
         sources.push((entry.name.clone(), entry.source.clone()));
     }

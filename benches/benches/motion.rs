@@ -1,4 +1,6 @@
-//! Motion update: every fish and snow flake moved to a new time.
+//! Motion update: every fish and snow flake moved to a new time, vectorised
+//! ([`Scene::update`](candlefish_renderer::Scene::update)) and by the scalar reference
+//! (`update_scalar`, the standard library's trigonometry one instance at a time).
 
 use std::hint::black_box;
 
@@ -15,6 +17,14 @@ fn motion(c: &mut Criterion) {
             b.iter(|| {
                 time += 1.0 / 60.0;
                 scene.update(black_box(time));
+            });
+        });
+        group.bench_function(BenchmarkId::new("scalar", n), |b| {
+            b.iter(|| {
+                time += 1.0 / 60.0;
+                let t = black_box(time);
+                scene.swim.update_scalar(t, &mut scene.instances);
+                scene.drift.update_scalar(t, &mut scene.instances);
             });
         });
         black_box(&scene.instances.x);

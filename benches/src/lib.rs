@@ -23,6 +23,7 @@ pub fn bench_input(camera: Camera) -> FrameInput {
         camera,
         viewport_height: 720.0,
         lod_threshold_px: Preset::Quality.settings().lod_threshold_px,
+        max_triangles: Preset::Quality.settings().max_triangles,
     }
 }
 
@@ -177,8 +178,11 @@ impl MemoryPerInstance {
             + bytes(&s.angle0)
             + bytes(&s.angular_speed)
             + bytes(&s.bob)
+            + bytes(&s.bob_phase[0]) * 2
+            + bytes(&s.breathe_phase[0]) * 2
             + bytes(&d.origin)
-            + bytes(&d.speed);
+            + bytes(&d.speed)
+            + bytes(&d.sway_phase[0]) * 2;
         let drawn = visible_fraction * n;
         Self {
             soa: soa as f64 / n,

@@ -3,6 +3,8 @@
 //! pack the browser downloads.
 
 pub mod atlas;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod impostor;
 pub mod pack;
 pub mod procedural;
 #[cfg(not(target_arch = "wasm32"))]

@@ -8,12 +8,13 @@ pub mod governor;
 pub mod lod;
 pub mod motion;
 pub mod plan;
+pub mod simd;
 pub mod timings;
 
 use web_time::Instant;
 
 use crate::frame::cull::{Frustum, Spheres, cull_spheres};
-use crate::frame::lod::{LodParams, TierTable, select_lods};
+use crate::frame::lod::{LodOutcome, LodParams, LodScratch, TierTable, select_lods};
 use crate::frame::plan::{Bucketer, FramePlan};
 use crate::frame::timings::{FrameRecord, Phase};
 use crate::scene::Scene;
@@ -31,6 +32,10 @@ pub const LOD_HYSTERESIS: f32 = 0.2;
 pub struct FramePlanner {
     visible: Vec<u32>,
     tiers: Vec<u8>,
+    /// Bucket key per visible instance, written by LOD selection.
+    keys: Vec<u32>,
+    lod_scratch: LodScratch,
+    lod_outcome: LodOutcome,
     table: TierTable,
     table_meshes: usize,
     bucketer: Bucketer,
@@ -49,6 +54,9 @@ pub struct FrameInput {
     pub viewport_height: f32,
     /// LOD threshold, pixels.
     pub lod_threshold_px: f32,
+    /// Most triangles a frame may draw ([`crate::preset::PresetSettings::max_triangles`];
+    /// `u64::MAX` for no cap): past it, LOD raises the threshold.
+    pub max_triangles: u64,
 }
 
 impl FrameInput {
@@ -61,6 +69,7 @@ impl FrameInput {
                 .pixels_per_unit_at_unit_distance(self.viewport_height),
             threshold_px: self.lod_threshold_px,
             hysteresis: LOD_HYSTERESIS,
+            max_triangles: self.max_triangles,
         }
     }
 }
@@ -78,14 +87,27 @@ impl FramePlanner {
         input: &FrameInput,
         record: &mut FrameRecord,
     ) -> &FramePlan {
+        profiling::scope!("plan");
         let t = Instant::now();
-        scene.update(input.time);
+        {
+            profiling::scope!("update");
+            scene.update(input.time);
+        }
         let t = lap(t, record, Phase::Update);
-        self.cull(scene, &input.camera);
+        {
+            profiling::scope!("cull");
+            self.cull(scene, &input.camera);
+        }
         let t = lap(t, record, Phase::Cull);
-        self.select_lods(scene, input);
+        {
+            profiling::scope!("lod");
+            self.select_lods(scene, input);
+        }
         let t = lap(t, record, Phase::Lod);
-        self.bucket(scene);
+        {
+            profiling::scope!("bucket");
+            self.bucket(scene);
+        }
         lap(t, record, Phase::Bucket);
         record.drawn = self.plan.instances.len() as u32;
         record.draw_calls = self.plan.batches.len() as u32;
@@ -116,12 +138,14 @@ impl FramePlanner {
             self.table_meshes = scene.meshes.meshes.len();
             self.tiers.clear();
         }
-        select_lods(
+        self.lod_outcome = select_lods(
             &input.lod_params(),
             &self.table,
             &scene.instances,
             &self.visible,
             &mut self.tiers,
+            &mut self.keys,
+            &mut self.lod_scratch,
         );
     }
 
@@ -132,10 +156,17 @@ impl FramePlanner {
             &scene.meshes,
             &scene.instances,
             &self.visible,
-            &self.tiers,
+            &self.keys,
             &mut self.plan,
         );
         &self.plan
+    }
+
+    /// What LOD selection did in the last frame: the threshold it applied (raised
+    /// past the preset's when the triangle cap needed it), the triangles it chose and
+    /// the instances it left out.
+    pub fn lod_outcome(&self) -> LodOutcome {
+        self.lod_outcome
     }
 
     /// Indices of the instances visible in the last frame.

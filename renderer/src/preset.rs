@@ -37,6 +37,9 @@ pub struct PresetSettings {
     pub render_scale: f32,
     /// Cap on `devicePixelRatio` on the web.
     pub max_device_pixel_ratio: f32,
+    /// Most triangles a frame may draw, whatever the school size: LOD raises its
+    /// threshold for the whole frame to stay under it ([`crate::frame::lod`]).
+    pub max_triangles: u64,
 }
 
 impl Preset {
@@ -64,6 +67,7 @@ impl Preset {
                 lod_threshold_px: 0.75,
                 render_scale: 1.0,
                 max_device_pixel_ratio: 2.0,
+                max_triangles: 4_000_000,
             },
             Self::Performance => PresetSettings {
                 fish: 3_000,
@@ -74,6 +78,7 @@ impl Preset {
                 lod_threshold_px: 2.0,
                 render_scale: 0.75,
                 max_device_pixel_ratio: 1.5,
+                max_triangles: 1_000_000,
             },
             Self::Canvas => PresetSettings {
                 fish: 500,
@@ -84,6 +89,7 @@ impl Preset {
                 lod_threshold_px: 3.0,
                 render_scale: 1.0,
                 max_device_pixel_ratio: 1.0,
+                max_triangles: 1_000_000,
             },
         }
     }
@@ -214,14 +220,15 @@ pub fn preset_table_json() -> String {
         let s = p.settings();
         let _ = write!(
             out,
-            "{}\"{}\":{{\"fish\":{},\"msaa\":{},\"lodThresholdPx\":{},\"renderScale\":{},\"maxDevicePixelRatio\":{}}}",
+            "{}\"{}\":{{\"fish\":{},\"msaa\":{},\"lodThresholdPx\":{},\"renderScale\":{},\"maxDevicePixelRatio\":{},\"maxTriangles\":{}}}",
             if i > 0 { "," } else { "" },
             p.name(),
             s.fish,
             s.msaa_samples,
             s.lod_threshold_px,
             s.render_scale,
-            s.max_device_pixel_ratio
+            s.max_device_pixel_ratio,
+            s.max_triangles
         );
     }
     out.push_str("},\"ladder\":[");
@@ -320,6 +327,7 @@ mod tests {
             assert!(json.contains(&format!("\"name\":\"{}\"", r.name)), "{json}");
         }
         assert!(json.contains("\"maxDevicePixelRatio\":2"));
+        assert!(json.contains("\"maxTriangles\":4000000"));
         assert_eq!(json.matches('{').count(), json.matches('}').count());
     }
 
@@ -328,5 +336,14 @@ mod tests {
         let (q, p) = (Preset::Quality.settings(), Preset::Performance.settings());
         assert!(q.fish > p.fish && q.msaa_samples > p.msaa_samples);
         assert!(q.lod_threshold_px < p.lod_threshold_px);
+    }
+
+    #[test]
+    fn triangle_caps_are_the_issues() {
+        assert_eq!(Preset::Quality.settings().max_triangles, 4_000_000);
+        assert_eq!(Preset::Performance.settings().max_triangles, 1_000_000);
+        for p in Preset::ALL {
+            assert!(p.settings().max_triangles > 0);
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! the same content from a scene pack.
 
 use crate::assets::atlas::{self, AtlasError};
+use crate::assets::impostor::{ImpostorOptions, add_impostor_tier};
 use crate::assets::procedural;
 use crate::assets::simplify::{LodOptions, build_tiers, optimize_mesh};
 use crate::assets::textures;
@@ -45,7 +46,10 @@ pub fn standard_meshes() -> MeshLibrary {
         } else {
             options.clone()
         };
-        let tiers = build_tiers(&source, &options);
+        let mut tiers = build_tiers(&source, &options);
+        if kind == MeshKind::Fish {
+            add_impostor_tier(&mut source, &mut tiers, &ImpostorOptions::default());
+        }
         lib.push(name, kind, &source, &tiers);
     }
     lib

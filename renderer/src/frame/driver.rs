@@ -64,6 +64,7 @@ impl<B: Backend> FrameDriver<B> {
             camera: *camera,
             viewport_height: height.max(1) as f32,
             lod_threshold_px: self.lod_threshold_px,
+            max_triangles: self.preset.settings().max_triangles,
         };
         let plan = self.planner.plan(&mut self.scene, &input, &mut record);
         let context = FrameContext {

@@ -5,6 +5,7 @@
 use bytemuck::{Pod, Zeroable};
 use glam::Quat;
 
+use crate::frame::lod::SKIP;
 use crate::scene::Instances;
 use crate::scene::mesh::{MAX_TIERS, MeshLibrary};
 
@@ -27,7 +28,8 @@ pub struct InstanceData {
 }
 
 impl InstanceData {
-    /// Packs one instance.
+    /// Packs one instance. The orientation is normalised (identity when it cannot
+    /// be) and rounded to snorm16 without a libm call per component.
     pub fn new(
         position: [f32; 3],
         scale: f32,
@@ -45,7 +47,7 @@ impl InstanceData {
         Self {
             position,
             scale,
-            orientation: q.map(|c| (c.clamp(-1.0, 1.0) * 32767.0).round() as i16),
+            orientation: q.map(snorm16),
             phase,
             packed: u32::from(material) | (u32::from(tier) << 16),
         }
@@ -60,6 +62,14 @@ impl InstanceData {
     pub fn tier(&self) -> u8 {
         ((self.packed >> 16) & 0xFF) as u8
     }
+}
+
+/// `c` in -1..=1 as snorm16, rounded half away from zero (`f32::round` would be a
+/// libm call per component on baseline x86-64).
+#[inline(always)]
+fn snorm16(c: f32) -> i16 {
+    let v = c.clamp(-1.0, 1.0) * 32767.0;
+    (v + 0.5f32.copysign(v)) as i16
 }
 
 /// One instanced draw: a tier of a mesh over a run of the plan's instances.
@@ -95,27 +105,32 @@ pub struct Bucketer {
 }
 
 impl Bucketer {
-    /// Buckets `visible` instances by (mesh, tier) with a counting sort and writes the
-    /// compacted instance data and batches into `plan`.
+    /// Buckets `visible` instances by their `keys` (one per visible instance,
+    /// `mesh × MAX_TIERS + tier` as LOD selection writes them; [`SKIP`] or an unknown
+    /// mesh leaves the instance out, a tier past the mesh's last is clamped) with a
+    /// counting sort, and writes the compacted instance data and batches into `plan`.
+    /// Both passes read `visible` and `keys` in order; only the instance columns are
+    /// gathered.
     pub fn build(
         &mut self,
         meshes: &MeshLibrary,
         instances: &Instances,
         visible: &[u32],
-        tiers: &[u8],
+        keys: &[u32],
         plan: &mut FramePlan,
     ) {
+        profiling::scope!("Bucketer::build");
         let buckets = meshes.meshes.len() * MAX_TIERS;
         self.counts.clear();
         self.counts.resize(buckets + 1, 0);
-        let key = |i: usize| -> Option<usize> {
-            let mesh = usize::from(instances.mesh[i]);
-            let tier_count = meshes.meshes.get(mesh)?.tiers.len();
-            let tier = usize::from(*tiers.get(i)?).min(tier_count.checked_sub(1)?);
-            Some(mesh * MAX_TIERS + tier)
+        let valid = |key: u32| -> Option<usize> {
+            let (mesh, tier) = (key as usize / MAX_TIERS, key as usize % MAX_TIERS);
+            let last = meshes.meshes.get(mesh)?.tiers.len().checked_sub(1)?;
+            Some(mesh * MAX_TIERS + tier.min(last))
         };
-        for &i in visible {
-            if let Some(k) = key(i as usize) {
+        let n = visible.len().min(keys.len());
+        for &key in &keys[..n] {
+            if let Some(k) = valid(key) {
                 self.counts[k + 1] += 1;
             }
         }
@@ -143,21 +158,49 @@ impl Bucketer {
         }
         plan.instances.clear();
         plan.instances.resize(drawn, InstanceData::default());
-        for &i in visible {
+        let columns = (
+            &instances.x,
+            &instances.y,
+            &instances.z,
+            &instances.scale,
+            &instances.orientation,
+            &instances.phase,
+            &instances.material,
+        );
+        for (&i, &key) in visible[..n].iter().zip(&keys[..n]) {
+            let Some(k) = valid(key) else { continue };
             let i = i as usize;
-            let Some(k) = key(i) else { continue };
             let slot = self.counts[k] as usize;
             self.counts[k] += 1;
+            let (x, y, z, scale, orientation, phase, material) = columns;
             plan.instances[slot] = InstanceData::new(
-                [instances.x[i], instances.y[i], instances.z[i]],
-                instances.scale[i],
-                instances.orientation[i],
-                instances.phase[i],
-                instances.material[i],
+                [x[i], y[i], z[i]],
+                scale[i],
+                orientation[i],
+                phase[i],
+                material[i],
                 (k % MAX_TIERS) as u8,
             );
         }
     }
+}
+
+/// Bucket keys (`mesh × MAX_TIERS + tier`) for `visible` instances with per-instance
+/// `tiers`, for callers that choose tiers themselves (tests, tools).
+pub fn keys_from_tiers(instances: &Instances, visible: &[u32], tiers: &[u8]) -> Vec<u32> {
+    visible
+        .iter()
+        .map(|&i| {
+            let i = i as usize;
+            match (instances.mesh.get(i), tiers.get(i)) {
+                (Some(&mesh), Some(&tier)) => {
+                    (usize::from(mesh) * MAX_TIERS) as u32
+                        + u32::from(tier).min(MAX_TIERS as u32 - 1)
+                }
+                _ => SKIP,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -215,6 +258,19 @@ mod tests {
     }
 
     #[test]
+    fn snorm16_rounds_like_f32_round() {
+        for k in -40_000..=40_000 {
+            let c = k as f32 / 40_000.0 * 1.01;
+            let expected = (c.clamp(-1.0, 1.0) * 32767.0).round() as i16;
+            assert_eq!(snorm16(c), expected, "{c}");
+        }
+        assert_eq!(
+            (snorm16(f32::NAN), snorm16(5.0), snorm16(-5.0)),
+            (0, 32767, -32767)
+        );
+    }
+
+    #[test]
     fn bucketing_groups_by_mesh_and_tier_and_keeps_every_visible_instance() {
         let meshes = library(&[3, 2]);
         let mut inst = Instances::default();
@@ -244,7 +300,8 @@ mod tests {
         // Instance 3 is culled.
         let visible = [0, 1, 2, 4, 5, 6, 7];
         let mut plan = FramePlan::default();
-        Bucketer::default().build(&meshes, &inst, &visible, &tiers, &mut plan);
+        let keys = keys_from_tiers(&inst, &visible, &tiers);
+        Bucketer::default().build(&meshes, &inst, &visible, &keys, &mut plan);
         let keys: Vec<(u16, u8, u32)> = plan
             .batches
             .iter()
@@ -274,7 +331,12 @@ mod tests {
         inst.push(Vec3::ZERO, 1.0, Quat::IDENTITY, 1.0, 9, 0, 0.0);
         inst.push(Vec3::ZERO, 1.0, Quat::IDENTITY, 1.0, 0, 1, 0.0);
         let mut plan = FramePlan::default();
-        Bucketer::default().build(&meshes, &inst, &[0, 1], &[0, 200], &mut plan);
+        let keys = keys_from_tiers(&inst, &[0, 1], &[0, 200]);
+        Bucketer::default().build(&meshes, &inst, &[0, 1], &keys, &mut plan);
+        // A SKIP key, and a key past the end, leave the instance out.
+        let mut skipped = FramePlan::default();
+        Bucketer::default().build(&meshes, &inst, &[1, 1], &[SKIP, 99], &mut skipped);
+        assert!(skipped.instances.is_empty());
         assert_eq!(plan.instances.len(), 1);
         assert_eq!(plan.batches[0].tier, 1, "tier clamped to the coarsest");
     }

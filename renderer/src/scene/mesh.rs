@@ -8,8 +8,9 @@
 use bytemuck::{Pod, Zeroable};
 use glam::{Vec2, Vec3};
 
-/// Most LOD tiers a mesh may have.
-pub const MAX_TIERS: usize = 4;
+/// Most LOD tiers a mesh may have: the mesh, three meshoptimizer simplifications and,
+/// for fish, the impostor ([`crate::assets::impostor`]).
+pub const MAX_TIERS: usize = 5;
 
 /// A vertex as uploaded. Must be kept in sync with `VertexIn` in `shaders/scene.wgsl`.
 #[repr(C)]

@@ -21,7 +21,8 @@ pub const MAGIC: [u8; 8] = *b"CFSHPACK";
 ///
 /// Version 2: the vertices and indices sections hold [`super::codec::encode_stream`]
 /// byte planes (same lengths), and pages may be [`PAGE_ENCODING_YCOCG420`].
-pub const VERSION: u32 = 2;
+/// 3: five tier records per mesh (the impostor tier).
+pub const VERSION: u32 = 3;
 
 /// Size of [`Header`] in bytes.
 pub const HEADER_LEN: usize = size_of::<Header>();
@@ -269,7 +270,7 @@ mod tests {
         assert_eq!(HEADER_LEN, 32);
         assert_eq!(SECTION_ENTRY_LEN, 24);
         assert_eq!(size_of::<DescriptionRecord>(), 112);
-        assert_eq!(size_of::<MeshRecord>(), 100);
+        assert_eq!(size_of::<MeshRecord>(), 112);
         assert_eq!(size_of::<MaterialRecord>(), 48);
         assert_eq!(size_of::<PageRecord>(), 32);
     }
