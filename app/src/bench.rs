@@ -61,6 +61,10 @@ pub struct BenchArgs {
     /// Write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write a Chrome trace (Perfetto, chrome://tracing) of every frame's CPU phases
+    /// and GPU time, warm-up included, to this file.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 impl BenchArgs {
@@ -91,6 +95,11 @@ pub struct Samples {
     pub frame_ms: Vec<f32>,
     /// Triangles drawn per measured frame.
     pub triangles: Vec<u64>,
+    /// LOD threshold applied per measured frame, pixels (raised past the preset's
+    /// when the triangle cap needed it).
+    pub lod_threshold_px: Vec<f32>,
+    /// Visible instances left out by the triangle cap, per measured frame.
+    pub dropped: Vec<u64>,
     /// GPU time per measured frame number, ms.
     pub gpu_ms: HashMap<u64, f32>,
 }
@@ -110,6 +119,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     };
     let aspect = args.width as f32 / args.height as f32;
     let mut samples = Samples::default();
+    let mut trace = args.trace.as_deref().map(crate::trace::Trace::new);
     let measured_from = u64::from(args.warmup);
     for i in 0..u64::from(args.warmup) + u64::from(args.frames) {
         let time = i as f32 * FRAME_DT;
@@ -124,12 +134,18 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         if let Some(feed) = feed.as_mut() {
             feed.record(&record, frame_ms);
         }
+        if let Some(trace) = trace.as_mut() {
+            trace.frame(start, &record);
+        }
         // The wait above let this frame's timestamp readback finish mapping.
         take_gpu_times(&mut driver, &mut samples);
         if record.frame >= measured_from {
+            let lod = driver.planner.lod_outcome();
             samples.records.push(record);
             samples.frame_ms.push(frame_ms);
             samples.triangles.push(record.triangles);
+            samples.lod_threshold_px.push(lod.threshold_px);
+            samples.dropped.push(u64::from(lod.dropped));
         }
     }
     if let Some(feed) = feed {
@@ -137,6 +153,20 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     if measures_gpu {
         collect_late_gpu_times(&mut driver, &mut samples);
+    }
+    if let Some(trace) = trace.as_mut() {
+        for (&frame, &ms) in &samples.gpu_ms {
+            trace.gpu(frame, ms);
+        }
+        trace.write()?;
+        println!(
+            "wrote {} ({} frames)",
+            args.trace
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""))
+                .display(),
+            trace.len()
+        );
     }
     let budget = args.budget_ms();
     let report = report::Report::new(args, &info, &driver, &samples, budget, DEFAULT_BUDGET_MS);

@@ -129,6 +129,10 @@ pub struct ViewArgs {
     /// Close after this many seconds (for scripted profiling runs).
     #[arg(long, value_parser = parse_time)]
     pub seconds: Option<f32>,
+    /// Write a Chrome trace (Perfetto, chrome://tracing) of every frame's CPU phases
+    /// and GPU time to this file when the window closes.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 fn parse_time(s: &str) -> Result<f32, String> {

@@ -20,6 +20,8 @@ mod telemetry;
 #[cfg(not(target_arch = "wasm32"))]
 mod telemetry_feed;
 #[cfg(not(target_arch = "wasm32"))]
+mod trace;
+#[cfg(not(target_arch = "wasm32"))]
 mod view;
 
 #[cfg(not(target_arch = "wasm32"))]

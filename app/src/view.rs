@@ -2,15 +2,21 @@
 //!
 //! Controls: drag with the left mouse button to orbit, wheel to zoom; arrow keys or
 //! WASD orbit, `+`/`-` zoom, space toggles automatic rotation, `L` the LOD tier view,
-//! Escape quits. The title shows fps and frame-time percentiles.
+//! Escape quits. The title shows fps, the CPU time of each phase (p50 over the last
+//! frames), GPU time, triangles and draw calls; `--trace FILE` writes a Chrome trace
+//! when the window closes.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use candlefish_renderer::backend::gpu::{
     AdapterPreference, GpuContext, Presentation, SurfaceTarget, WgpuBackend, native_backends,
 };
-use candlefish_renderer::{Backend, FrameDriver, OrbitCamera, RenderMode, Scene};
+use candlefish_renderer::frame::timings::FrameTimings;
+use candlefish_renderer::{
+    Backend, FrameDriver, FrameRecord, OrbitCamera, Phase, RenderMode, Scene,
+};
 use web_time::Instant;
 use winit::application::ApplicationHandler;
 use winit::event::{ElementState, MouseButton, MouseScrollDelta, WindowEvent};
@@ -32,6 +38,9 @@ pub fn run(args: &ViewArgs) -> Result<()> {
         error: None,
     };
     event_loop.run_app(&mut app).context("event loop")?;
+    if let Some(trace) = app.state.as_ref().and_then(|s| s.trace.as_ref()) {
+        trace.write()?;
+    }
     match app.error {
         Some(e) => Err(e),
         None => Ok(()),
@@ -56,6 +65,7 @@ struct State {
     dragging: bool,
     cursor: Option<(f64, f64)>,
     telemetry: Option<crate::telemetry_feed::TelemetryFeed>,
+    trace: Option<crate::trace::Trace>,
 }
 
 impl App<'_> {
@@ -123,6 +133,7 @@ impl App<'_> {
             dragging: false,
             cursor: None,
             telemetry,
+            trace: self.args.trace.as_deref().map(crate::trace::Trace::new),
         });
         Ok(())
     }
@@ -137,6 +148,7 @@ impl State {
         let (width, height) = self.driver.backend().size();
         let camera = self.orbit.camera(width as f32 / height.max(1) as f32);
         let time = (now - self.start).as_secs_f32();
+        profiling::scope!("frame");
         let record = match self.driver.render_frame(time, &camera) {
             Ok(record) => record,
             Err(e) => {
@@ -144,28 +156,50 @@ impl State {
                 return;
             }
         };
+        profiling::finish_frame!();
         if let Some(feed) = self.telemetry.as_mut() {
             feed.record(&record, dt * 1000.0);
         }
+        if let Some(trace) = self.trace.as_mut() {
+            trace.frame(now, &record);
+            // GPU times arrive a few frames late: look at the newest frames only.
+            let skip = self.driver.timings.len().saturating_sub(16);
+            for r in self.driver.timings.records().skip(skip) {
+                if let Some(ms) = r.gpu_ms {
+                    trace.gpu(r.frame, ms);
+                }
+            }
+        }
         if (now - self.last_title).as_secs_f32() >= 1.0 {
             self.last_title = now;
-            let t = &mut self.driver.timings;
-            let cpu = t.cpu_total();
-            let gpu = t.gpu();
-            let gpu_text = if gpu.count > 0 {
-                format!(" · GPU p50 {:.2} ms", gpu.p50)
-            } else {
-                String::new()
-            };
-            let drawn = t.records().last().map_or(0, |r| r.drawn);
-            self.window.set_title(&format!(
-                "Candlefish · {:.0} fps · CPU p50 {:.2} / p95 {:.2} ms{gpu_text} · {drawn} drawn",
-                1.0 / dt.max(1e-6),
-                cpu.p50,
-                cpu.p95,
-            ));
+            let title = title(&mut self.driver.timings, &record, dt);
+            self.window.set_title(&title);
         }
     }
+}
+
+/// The window title: fps, each CPU phase's p50 over the timing ring, GPU p50, and
+/// what the last frame drew.
+fn title(timings: &mut FrameTimings, record: &FrameRecord, dt: f32) -> String {
+    let mut text = format!("Candlefish · {:.0} fps · CPU", 1.0 / dt.max(1e-6));
+    for phase in Phase::ALL {
+        let p = timings.phase(phase);
+        let _ = write!(text, " {} {:.2}", phase.name(), p.p50);
+    }
+    let cpu = timings.cpu_total();
+    let _ = write!(text, " = {:.2} ms (p95 {:.2})", cpu.p50, cpu.p95);
+    let gpu = timings.gpu();
+    if gpu.count > 0 {
+        let _ = write!(text, " · GPU {:.2} ms", gpu.p50);
+    }
+    let _ = write!(
+        text,
+        " · {:.2} M triangles · {} draws · {} drawn",
+        record.triangles as f64 / 1e6,
+        record.draw_calls,
+        record.drawn
+    );
+    text
 }
 
 impl ApplicationHandler for App<'_> {

@@ -34,6 +34,11 @@ pub struct Report {
     draw_calls: Counter,
     drawn: Counter,
     triangles: Counter,
+    triangle_cap: u64,
+    lod_threshold_px: f32,
+    lod_applied_min: f32,
+    lod_applied_max: f32,
+    dropped: Counter,
     peak_memory_kib: Option<u64>,
     date: String,
     commit: String,
@@ -114,6 +119,15 @@ impl Report {
             draw_calls: Counter::of(records.iter().map(|r| u64::from(r.draw_calls))),
             drawn: Counter::of(records.iter().map(|r| u64::from(r.drawn))),
             triangles: Counter::of(samples.triangles.iter().copied()),
+            triangle_cap: args.scene.preset.settings().max_triangles,
+            lod_threshold_px: driver.lod_threshold_px,
+            lod_applied_min: samples
+                .lod_threshold_px
+                .iter()
+                .copied()
+                .fold(f32::INFINITY, f32::min),
+            lod_applied_max: samples.lod_threshold_px.iter().copied().fold(0.0, f32::max),
+            dropped: Counter::of(samples.dropped.iter().copied()),
             peak_memory_kib: peak_memory_kib(),
             date: utc_now(),
             commit: git_commit(),
@@ -158,8 +172,16 @@ impl Report {
         }
         row("frame (wall, to idle)", &self.frame);
         println!(
-            "per frame: {:.0} draw calls, {:.0} instances drawn, {:.0} triangles",
-            self.draw_calls.mean, self.drawn.mean, self.triangles.mean
+            "per frame: {:.0} draw calls, {:.0} instances drawn, {:.0} triangles (max {}, cap {})",
+            self.draw_calls.mean,
+            self.drawn.mean,
+            self.triangles.mean,
+            self.triangles.max,
+            self.triangle_cap
+        );
+        println!(
+            "LOD threshold {:.2} px; applied {:.2}..{:.2} px; {:.0} instances left out by the cap",
+            self.lod_threshold_px, self.lod_applied_min, self.lod_applied_max, self.dropped.mean
         );
         println!(
             "frames over {:.3} ms budget: {} of {}; p95 {}",
@@ -222,6 +244,12 @@ impl Report {
             "draw_calls": self.draw_calls.to_json(),
             "drawn_instances": self.drawn.to_json(),
             "triangles": self.triangles.to_json(),
+            "triangle_cap": self.triangle_cap,
+            "lod": {
+                "threshold_px": self.lod_threshold_px,
+                "applied_threshold_px": { "min": self.lod_applied_min, "max": self.lod_applied_max },
+                "dropped_instances": self.dropped.to_json(),
+            },
             "peak_memory_bytes": self.peak_memory_kib.map(|k| k * 1024),
             "date": self.date,
             "git_commit": self.commit,
