@@ -35,6 +35,9 @@ const page = {
   stats: () => lastStats,
   // For the browser tests: a Rust panic must be reported, never silent.
   testPanic: async () => host?.send({ type: 'testPanic' }),
+  // For the browser tests of the governor: emulates a GPU costing this many ns per
+  // triangle (0: none).
+  testLoad: (nsPerTriangle) => host?.send({ type: 'testLoad', nsPerTriangle }),
   // For the browser tests: loses the WebGL2 context where the runtime draws (in its
   // Worker), restoring it when asked; resolves with the events seen.
   testLoseContext: (restore) =>
@@ -120,14 +123,16 @@ function readHints() {
   }
   const params = new URLSearchParams(location.search);
   const forced = params.get('mode');
+  // ?mode=null: the null backend (plans every frame, draws nothing), for tests.
+  const nullMode = forced === 'null';
   const preset = params.get('preset');
   const fish = Number(params.get('fish'));
   const still = params.has('still') ? Number(params.get('still')) : NaN;
   return {
     // A school size for benchmarks (?fish=N); 0 keeps the preset's.
     fish: Number.isInteger(fish) && fish > 0 && fish <= 1000000 ? fish : 0,
-    mode: MODES.includes(forced) ? forced : MODES.includes(hints.mode) ? hints.mode : null,
-    forced: MODES.includes(forced),
+    mode: MODES.includes(forced) || nullMode ? forced : MODES.includes(hints.mode) ? hints.mode : null,
+    forced: MODES.includes(forced) || nullMode,
     preset: PRESETS.includes(preset) ? preset : PRESETS.includes(hints.preset) ? hints.preset : 'quality',
     presetForced: PRESETS.includes(preset),
     // ?still=T: one reproducible frame at scene time T (parity tests, screenshots).
@@ -140,6 +145,7 @@ function readHints() {
 }
 
 function modeOrder(first) {
+  if (first === 'null') return ['null'];
   return first ? [first, ...MODES.filter((m) => m !== first)] : MODES.slice();
 }
 
@@ -173,6 +179,7 @@ function workerCanDraw(mode) {
   if (typeof Worker === 'undefined' || typeof OffscreenCanvas === 'undefined') return false;
   if (!('transferControlToOffscreen' in HTMLCanvasElement.prototype)) return false;
   if (mode === 'webgpu') return Boolean(navigator.gpu);
+  if (mode === 'null') return true;
   try {
     return Boolean(new OffscreenCanvas(1, 1).getContext(mode === 'webgl' ? 'webgl2' : '2d'));
   } catch {
@@ -441,7 +448,7 @@ function updateHud() {
 }
 
 function noteStep(step) {
-  if (!page.steps.some((s) => s.atMs === step.atMs && s.to === step.to)) page.steps.push(step);
+  if (!page.steps.some((s) => s.atMs === step.atMs && s.to === step.to)) page.steps.push({ ...step, seenAt: performance.now() });
   page.rung = step.toName;
   updateHud();
 }

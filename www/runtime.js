@@ -128,11 +128,12 @@ export function createHost(post) {
       thread,
     };
     const t0 = performance.now();
-    runtime =
-      m.mode === 'canvas'
-        ? module.startCanvas(m.canvas, new Uint8Array(m.pack), options)
-        : await module.startGpu(m.canvas, new Uint8Array(m.pack), options);
-    paused = Boolean(m.paused);
+    const pack = new Uint8Array(m.pack);
+    if (m.mode === 'canvas') runtime = module.startCanvas(m.canvas, pack, options);
+    else if (m.mode === 'null') runtime = module.startNull(m.canvas, pack, options);
+    else runtime = await module.startGpu(m.canvas, pack, options);
+    // A still frame is drawn once: nothing moves, so nothing is redrawn.
+    paused = Boolean(m.paused) || m.still !== undefined;
     hidden = Boolean(m.hidden);
     if (paused) runtime.setPaused(true, performance.now());
     if (hidden) runtime.setHidden(true, performance.now());
@@ -239,6 +240,9 @@ export function createHost(post) {
             break;
           case 'testPanic':
             module?.testPanic();
+            break;
+          case 'testLoad':
+            runtime?.setTestLoad(m.nsPerTriangle);
             break;
           case 'testLoseContext':
             await loseContext(m.restore);

@@ -124,6 +124,21 @@ pub async fn start_gpu(
     Runtime::new(scene, description, backend, &options).map_err(|e| JsError::new(&e))
 }
 
+/// Starts the runtime on the null backend (it plans every frame and draws nothing):
+/// for the browser tests of the frame governor and for benchmarks of the CPU frame.
+/// `canvas` only gives the size the frame is planned for.
+#[wasm_bindgen(js_name = startNull)]
+pub fn start_null(
+    canvas: JsValue,
+    pack_bytes: Vec<u8>,
+    options: JsValue,
+) -> Result<Runtime, JsError> {
+    let (canvas, options, scene, description) = prepare(canvas, pack_bytes, &options)?;
+    let (width, height) = canvas.size();
+    let backend = candlefish_renderer::backend::null::NullBackend::new(width, height);
+    Runtime::new(scene, description, Box::new(backend), &options).map_err(|e| JsError::new(&e))
+}
+
 /// Starts the Canvas-2D renderer on `canvas`; `options` as for [`start_gpu`].
 #[cfg(not(feature = "webgpu"))]
 #[wasm_bindgen(js_name = startCanvas)]

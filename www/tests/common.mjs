@@ -15,6 +15,8 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const site = process.env.CANDLEFISH_SITE_DIR || join(root, 'www/dist');
 export const outDir = join(root, 'target/browser-tests');
 const server = process.env.CANDLEFISH_SERVER_BIN || join(root, 'target/debug/candlefish-server');
+/** The native CLI (`candlefish render` draws the lavapipe reference frames). */
+export const candlefishBin = process.env.CANDLEFISH_BIN ? join(root, process.env.CANDLEFISH_BIN) : join(root, 'target/debug/candlefish');
 const chromiumPath = ['/usr/bin/chromium', '/usr/lib/chromium/chromium'].find(existsSync);
 
 const BASE_FLAGS = [

@@ -70,6 +70,8 @@ pub struct Runtime {
     dropped_frames: u32,
     steps: Vec<Step>,
     last_step: Option<Step>,
+    /// Emulated GPU cost, nanoseconds per triangle drawn (browser tests of the governor).
+    test_load_ns: f64,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -147,6 +149,7 @@ impl Runtime {
             dropped_frames: 0,
             steps: Vec::new(),
             last_step: None,
+            test_load_ns: 0.0,
         };
         let software =
             !options.preset_forced && (options.software || runtime.driver.backend().software());
@@ -224,6 +227,20 @@ impl Runtime {
         self.driver.resize(w, h);
     }
 
+    /// Spends the emulated GPU time of `triangles` (busy, as a GPU-bound frame blocks
+    /// on its present), returning it in milliseconds.
+    fn emulate_load(&self, triangles: u64) -> f32 {
+        if self.test_load_ns <= 0.0 {
+            return 0.0;
+        }
+        let ms = (triangles as f64 * self.test_load_ns / 1e6).min(1000.0);
+        let start = web_time::Instant::now();
+        while start.elapsed().as_secs_f64() * 1000.0 < ms {
+            std::hint::spin_loop();
+        }
+        ms as f32
+    }
+
     /// Percentiles of the CPU time of a phase over the timing ring.
     fn phase(&mut self, phase: Phase) -> Percentiles {
         self.driver.timings.phase(phase)
@@ -271,7 +288,9 @@ impl Runtime {
         let (Some(interval), true) = (interval, self.governed) else {
             return Ok(None);
         };
-        let work = record.cpu_total_ms() + self.gpu_ms.unwrap_or(0.0);
+        let work = record.cpu_total_ms()
+            + self.gpu_ms.unwrap_or(0.0)
+            + self.emulate_load(record.triangles);
         let Some(step) = self.governor.frame(now_ms, interval, work) else {
             return Ok(None);
         };
@@ -329,6 +348,18 @@ impl Runtime {
         let step = self.governor.force(canvas, StepReason::User, now_ms)?;
         self.record_step(step);
         Some(step_json(&step))
+    }
+
+    /// Emulates a GPU that needs `ns_per_triangle` nanoseconds per triangle (0 turns it
+    /// off): each frame then takes that long more, and counts it as work. For the
+    /// browser tests of the frame governor, with the null backend.
+    #[wasm_bindgen(js_name = setTestLoad)]
+    pub fn set_test_load(&mut self, ns_per_triangle: f64) {
+        self.test_load_ns = if ns_per_triangle.is_finite() {
+            ns_per_triangle.clamp(0.0, 1000.0)
+        } else {
+            0.0
+        };
     }
 
     /// Orbits the camera (radians).
