@@ -44,7 +44,9 @@ function drawHistogram(svg, counts, edges) {
 function render(stats) {
   setText("t-accepted", stats.totals.accepted.toLocaleString());
   setText("t-rejected", stats.totals.rejected.toLocaleString());
+  setText("t-duplicates", stats.totals.duplicates.toLocaleString());
   setText("t-samples", stats.totals.samples.toLocaleString());
+  setText("t-capped", stats.totals.capped.toLocaleString());
   setText("t-connections", String(stats.totals.connections));
   const rej = Object.entries(stats.totals.rejections).map(([k, v]) => k + " " + v);
   setText("t-rejections", rej.length ? rej.join(", ") : "none");
