@@ -172,19 +172,17 @@ async function probeWebGpu() {
   }
 }
 
-// Whether this mode's context can be made on an OffscreenCanvas in a Worker. WebGPU in
-// a Worker cannot be probed from the page (WorkerNavigator exists only in Workers): it
-// is tried, and a Worker that cannot start it falls back to the main thread.
-function workerCanDraw(mode) {
-  if (typeof Worker === 'undefined' || typeof OffscreenCanvas === 'undefined') return false;
-  if (!('transferControlToOffscreen' in HTMLCanvasElement.prototype)) return false;
-  if (mode === 'webgpu') return Boolean(navigator.gpu);
-  if (mode === 'null') return true;
-  try {
-    return Boolean(new OffscreenCanvas(1, 1).getContext(mode === 'webgl' ? 'webgl2' : '2d'));
-  } catch {
-    return false;
-  }
+// Whether the runtime can draw from a Worker: an OffscreenCanvas the page can hand
+// over. Whether this mode's context can be made there is only known by trying (probing
+// with a context here would create one on the main thread, which for WebGL2 on a
+// software rasteriser blocks it for hundreds of milliseconds); a Worker that cannot
+// start the mode falls back to the main thread.
+function workerCanDraw() {
+  return (
+    typeof Worker !== 'undefined' &&
+    typeof OffscreenCanvas !== 'undefined' &&
+    'transferControlToOffscreen' in HTMLCanvasElement.prototype
+  );
 }
 
 // Downloads with progress.
@@ -295,7 +293,7 @@ let pendingStart = null;
 // Starts `mode` in a Worker where the browser allows, else (or when the Worker cannot
 // start it) on the main thread; each attempt on a fresh canvas.
 async function start(mode, options) {
-  if (hints.thread !== 'main' && workerCanDraw(mode)) {
+  if (hints.thread !== 'main' && workerCanDraw()) {
     try {
       return await startOn(mode, options, true);
     } catch (e) {
