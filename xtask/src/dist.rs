@@ -257,9 +257,17 @@ fn hashed_name(name: &str, bytes: &[u8]) -> String {
 fn write_compressed(out: &Path, name: &str, bytes: &[u8]) -> Result<Built> {
     let path = out.join(name);
     fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(bytes)?;
-    let gz = gz.finish()?;
+    // Zopfli: a standard gzip stream every browser reads, 4-8% smaller than gzip -9
+    // (the first-route budget is counted in the gzip bytes served). Slow to make, once
+    // per build.
+    let mut gz = Vec::new();
+    zopfli::compress(
+        zopfli::Options::default(),
+        zopfli::Format::Gzip,
+        bytes,
+        &mut gz,
+    )
+    .with_context(|| format!("gzip-compressing {name}"))?;
     let mut br = Vec::new();
     {
         let mut w = brotli::CompressorWriter::new(&mut br, 4096, 11, 22);
