@@ -14,7 +14,10 @@
 // tints), no vertex-shader swimming bend, three's standard fog and lights.
 //
 // URL parameters: preset (quality|performance), fish, frames (measured), warmup,
-// mode, meshes (URL of meshes.json, default ../../target/peer-data/meshes.json).
+// mode, meshes (URL of meshes.json, default ../../target/peer-data/meshes.json),
+// antialias (1|0: the WebGL context's MSAA; default the preset's, as ours: quality on,
+// performance off), pixelRatio (drawing-buffer pixels per CSS pixel, default 1: the
+// browser benchmark passes ours' render scale so both sides shade as many pixels).
 
 import * as THREE from 'three';
 import { MATERIALS, PRESETS, layout, orbitAt, update } from './layout.mjs';
@@ -26,13 +29,15 @@ const frames = Number(params.get('frames') ?? 300);
 const warmup = Number(params.get('warmup') ?? 30);
 const mode = params.get('mode') ?? 'instanced';
 const meshesUrl = params.get('meshes') ?? '../../target/peer-data/meshes.json';
+const antialias = params.has('antialias') ? params.get('antialias') === '1' : preset.msaa;
+const pixelRatio = Number(params.get('pixelRatio') ?? 1);
 const KINDS = ['fish', 'rock', 'kelp', 'snow'];
 
 const { meshes } = await (await fetch(meshesUrl)).json();
 const byKind = KINDS.map((k) => meshes.find((m) => m.kind === k));
 
-const renderer = new THREE.WebGLRenderer({ antialias: preset.msaa, powerPreference: 'high-performance' });
-renderer.setPixelRatio(1);
+const renderer = new THREE.WebGLRenderer({ antialias, powerPreference: 'high-performance' });
+renderer.setPixelRatio(pixelRatio);
 renderer.setSize(innerWidth, innerHeight);
 renderer.info.autoReset = true;
 document.body.appendChild(renderer.domElement);
@@ -154,7 +159,7 @@ if (mode === 'batched') {
   };
 }
 
-const cpuMs = [], intervalMs = [], drawCalls = [], triangles = [];
+const cpuMs = [], renderMs = [], intervalMs = [], drawCalls = [], triangles = [];
 let frame = 0, last = 0;
 function percentiles(values) {
   const v = [...values].sort((a, b) => a - b);
@@ -170,12 +175,16 @@ function tick(now) {
   camera.position.set(...o.eye);
   camera.lookAt(...o.target);
   camera.updateMatrixWorld();
-  const ppu = innerHeight / (2 * Math.tan((o.fovYDeg * Math.PI) / 360));
+  const ppu = (innerHeight * pixelRatio) / (2 * Math.tan((o.fovYDeg * Math.PI) / 360));
   drawOne(camera.position, ppu);
+  const t1 = performance.now();
   renderer.render(scene, camera);
   const cpu = performance.now() - t0;
   if (frame >= warmup) {
     cpuMs.push(cpu);
+    // render() alone: where WebGL calls wait for the GPU (a buffer upload behind a
+    // frame still being rasterised), this is where the wait shows.
+    renderMs.push(performance.now() - t1);
     if (last) intervalMs.push(now - last);
     drawCalls.push(renderer.info.render.calls);
     triangles.push(renderer.info.render.triangles);
@@ -186,9 +195,11 @@ function tick(now) {
     requestAnimationFrame(tick);
   } else {
     const mean = (a) => a.reduce((s, x) => s + x, 0) / Math.max(a.length, 1);
+    const gl = renderer.getContext();
     window.peerResults = {
       peer: `three.js r${THREE.REVISION}`, mode, counts, instances: inst.n, frames: cpuMs.length,
-      size: [innerWidth, innerHeight], cpu_ms: percentiles(cpuMs), frame_interval_ms: percentiles(intervalMs),
+      size: [gl.drawingBufferWidth, gl.drawingBufferHeight], antialias, samples: gl.getParameter(gl.SAMPLES),
+      cpu_ms: percentiles(cpuMs), render_ms: percentiles(renderMs), frame_interval_ms: percentiles(intervalMs),
       draw_calls_mean: mean(drawCalls), triangles_mean: mean(triangles),
       cpu_ms_definition: 'motion update + per-instance cull/LOD/matrix writes + renderer.render(), per frame',
     };
