@@ -83,6 +83,9 @@ function clearStatus() {
 
 function showError(text) {
   page.state = 'error';
+  // No runtime will run: the page sends its errors itself.
+  telemetry.start();
+  telemetry.flush();
   motionButton.hidden = true;
   status.classList.add('error');
   setStatus(text);
@@ -101,16 +104,10 @@ function showError(text) {
   }
 }
 
-// Strings cut at a character (not UTF-16 unit) boundary, without control characters:
-// what the telemetry server accepts.
-function cleanText(text, max) {
-  return Array.from(String(text).replace(/[\u0000-\u001f\u007f]+/g, ' ')).slice(0, max).join('');
-}
-
 function recordError(kind, message) {
-  const entry = { kind, message: cleanText(message, 500), at: Math.round(performance.now()) };
+  const entry = { kind, message: telemetry.cleanText(message, 512), at: Math.round(performance.now()) };
   page.errors.push(entry);
-  telemetry.error(entry);
+  telemetry.error(kind, entry.message);
 }
 
 // Hints: the server's meta tag, then the URL (?mode=, ?preset=) which wins.
@@ -228,9 +225,9 @@ async function loadBundle(name) {
   if (bundles.has(name)) return bundles.get(name);
   const files = manifest.bundles?.[name];
   if (!files) throw new Error(`the site has no ${name} bundle`);
-  const t0 = performance.now();
   const wasm = await download(files.wasm, 'the renderer');
-  page.timings.fetch = Math.round(performance.now() - t0);
+  // Load times are ms since navigation start, the session's first of each.
+  page.timings.fetch ??= Math.round(performance.now());
   const bundle = { js: new URL(files.js, location.href).href, wasm };
   bundles.set(name, bundle);
   return bundle;
@@ -309,7 +306,7 @@ async function startOn(mode, options, inWorker) {
   const bundle = await loadBundle(mode === 'webgpu' ? 'webgpu' : 'webgl');
   const c = freshCanvas();
   setStatus(`Starting ${mode === 'canvas' ? 'the 2D renderer' : mode === 'webgl' ? 'WebGL2' : 'WebGPU'}…`);
-  host?.stop();
+  stopHost();
   host = inWorker ? new WorkerHost() : await MainHost.create();
   const target = inWorker ? c.transferControlToOffscreen() : c;
   const message = {
@@ -332,15 +329,17 @@ async function startOn(mode, options, inWorker) {
     still: hints.still,
     css: cssSize(),
     dpr: window.devicePixelRatio || 1,
+    // Telemetry: one session for every runtime of this page, numbered on.
+    release: telemetry.release,
+    session: telemetry.session,
+    nextSeq: telemetry.nextSeq(),
+    timeOrigin: performance.timeOrigin,
   };
   const started = new Promise((resolve, reject) => {
     pendingStart = { resolve, reject, host };
   });
-  const t0 = performance.now();
   host.send(message, inWorker ? [target] : []);
-  const result = await started;
-  page.timings.init = Math.round(performance.now() - t0);
-  return result;
+  return started;
 }
 
 async function startFirstWorking(order, options = {}) {
@@ -365,8 +364,7 @@ async function startFirstWorking(order, options = {}) {
       recordError('backend_fallback', `${mode}: ${reason}`);
     }
   }
-  host?.stop();
-  host = null;
+  stopHost();
   throw new Error(page.attempts.map((a) => `${a.mode}: ${a.reason}`).join('; '));
 }
 
@@ -383,11 +381,26 @@ async function run(order, options) {
   telemetry.start();
 }
 
+// Stops the current host; what its unanswered telemetry requests carried goes back to
+// the page.
+function stopHost() {
+  if (!host) return;
+  telemetry.abandon(host);
+  host.stop();
+  host = null;
+}
+
 function onHostMessage(from, m) {
+  // A runtime's batches are delivered even when it is no longer the current one.
+  if (m.type === 'telemetry') {
+    telemetry.onBatches(m);
+    return;
+  }
   if (from !== host) return;
   switch (m.type) {
     case 'started':
-      page.timings.compile = m.compile;
+      page.timings.compile ??= m.compiledAt;
+      page.timings.init ??= m.startedAt;
       pendingStart?.resolve({ mode: m.mode, thread: m.thread, stats: m.stats });
       pendingStart = null;
       if (m.stats?.lastStep) noteStep(m.stats.lastStep);
@@ -402,7 +415,7 @@ function onHostMessage(from, m) {
       break;
     case 'frame':
       if (!page.timings.firstFrame) {
-        page.timings.firstFrame = Math.round(performance.now());
+        page.timings.firstFrame = Math.round(Number.isFinite(m.at) ? m.at : performance.now());
         page.firstFrameAt = page.timings.firstFrame;
       }
       break;
@@ -418,9 +431,6 @@ function onHostMessage(from, m) {
       break;
     case 'step':
       onStep(m.step);
-      break;
-    case 'telemetry':
-      telemetry.push(m.batch);
       break;
     case 'lost':
       recover(m.reason);
@@ -495,10 +505,8 @@ async function recover(reason) {
 }
 
 function onPanic(message) {
-  host?.stop();
-  host = null;
+  stopHost();
   recordError('panic', message);
-  telemetry.flush();
   showError(`Something went wrong in the 3D scene and it stopped. Reloading the page should bring it back. (Details: ${message})`);
   page.state = 'crashed';
 }
@@ -614,19 +622,76 @@ matchMedia('(prefers-reduced-motion: reduce)').addEventListener('change', (e) =>
   send({ type: 'reducedMotion', on: e.matches });
 });
 
-// Telemetry: batches (from the runtime, about once a second) over a WebSocket to the
-// own origin, reconnecting with exponential backoff, buffering a bounded number of
-// batches meanwhile, and a last flush with sendBeacon when the page goes away.
+// Telemetry (server/PROTOCOL.md, "Notices and delivery"). The runtime builds every
+// `frames` message; the page asks its host for them about once a second, handing over
+// what only the page knows (errors, dropped batches, the JS heap, load times, vitals),
+// and delivers them as the protocol's client-side queue says:
+// - every batch is kept until the server acknowledges it; at most `msg_burst` are
+//   unacknowledged, paced by a token bucket of `msg_burst` tokens at `msg_rate` (both
+//   from the `welcome` notice);
+// - `refused` with `rate_limited`: the batch goes back to the front and is sent again
+//   after `retry_after_ms`; any other refusal: dropped and counted;
+// - a lost connection: reconnect with capped exponential backoff and jitter (only while
+//   something waits), and send the unacknowledged batches again, in order;
+// - a full queue drops its oldest batch; every dropped batch is reported in the next
+//   batch's `dropped_batches` (the runtime's, or the page's own when no runtime runs);
+// - on `pagehide` what is left goes out as beacons, and what cannot be sent is kept in
+//   localStorage for the next page view (bounded), counted as dropped only if it
+//   cannot be kept.
+// Errors before any runtime runs reach the next one that starts; if none does, the page
+// sends them in a minimal `frames` message of its own (same release, session, `seq`).
 const telemetry = (() => {
-  const MAX_BUFFERED = 30;
+  const EVERY_MS = 1000;
+  // Batches held, queued or unacknowledged (two minutes of batches).
+  const MAX_HELD = 120;
+  // The protocol's caps (protocol/src/limits.rs): errors per message, characters per
+  // error message, and errors kept waiting.
   const MAX_ERRORS = 16;
-  const session = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2);
-  const queue = [];
-  const errors = [];
-  const vitals = {};
+  const MAX_ERROR_CHARS = 512;
+  const MAX_PENDING_ERRORS = 64;
+  const MAX_DROPPED_BATCHES = 1000000;
+  // Until the `welcome` says otherwise: the server's defaults.
+  const DEFAULT_RATE = 10;
+  const DEFAULT_BURST = 20;
+  const MAX_BACKOFF_MS = 30000;
+  const OUTBOX = 'candlefish-telemetry-outbox';
+  const OUTBOX_MAX = 32;
+  const OUTBOX_MAX_CHARS = 256 * 1024;
+  const release = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/.test(manifest.release || '') ? manifest.release : 'dev';
+  const session = crypto.randomUUID ? crypto.randomUUID() : `s${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/telemetry`;
+
+  // Not yet sent on the current socket, oldest first: {text, session, seq, frames,
+  // dropped, order}. Sent and unacknowledged: {n, entry}, in the order sent.
+  let queue = [];
+  let inFlight = [];
+  let order = 0;
   let socket = null;
-  let backoff = 1000;
+  let ready = false;
+  let rate = DEFAULT_RATE;
+  let burst = DEFAULT_BURST;
+  let tokens = 0;
+  let refilled = 0;
+  let numbered = 0;
+  let resumeAt = 0;
+  let backoff = 500;
+  let retryTimer = 0;
+  let pumpTimer = 0;
+  let everyMs = EVERY_MS;
+  let offline = false;
+  // Delivery starts with the first runtime, or when the page gives up on one.
   let started = false;
+  // The next `seq` of this session (a runtime started later continues from it).
+  let nextSeq = 1;
+  let pendingErrors = [];
+  let pendingDropped = 0;
+  let requestId = 0;
+  const requests = new Map();
+  const vitals = {};
+  let heapBytes;
+  // For the browser tests: what was sent, acknowledged, refused, dropped, and the
+  // frames the acknowledged batches of this session carried.
+  const stats = { session, sent: 0, acked: 0, retried: 0, resent: 0, refused: 0, dropped: 0, beacons: 0, stored: 0, connects: 0, framesAcked: 0, seqsAcked: [] };
 
   try {
     new PerformanceObserver((list) => {
@@ -645,91 +710,351 @@ const telemetry = (() => {
   const nav = performance.getEntriesByType('navigation')[0];
   if (nav) vitals.ttfb_ms = Math.round(nav.responseStart);
 
-  function message(frames) {
-    const body = frames ? JSON.parse(frames) : { mode: page.mode || 'canvas', preset: page.preset || 'quality', adapter: '' };
-    return JSON.stringify({
-      type: 'frames',
-      v: 1,
-      release: manifest.release || 'dev',
-      session,
-      ...body,
-      load_ms: {
-        fetch: page.timings.fetch,
-        compile: page.timings.compile,
-        init: page.timings.init,
-        first_frame: page.timings.firstFrame,
-      },
-      vitals: { ...vitals, cls: vitals.cls !== undefined ? Number(vitals.cls.toFixed(4)) : undefined },
-      errors: errors.splice(0),
-    });
+  // The JS heap: every agent of the page (its Worker too) where the page is
+  // cross-origin isolated, else the main thread's heap (Chromium). The host adds the
+  // wasm linear memory.
+  async function measureHeap() {
+    if (globalThis.crossOriginIsolated && performance.measureUserAgentSpecificMemory) {
+      try {
+        heapBytes = (await performance.measureUserAgentSpecificMemory()).bytes;
+      } catch {
+        heapBytes = undefined;
+      }
+    } else {
+      heapBytes = performance.memory?.usedJSHeapSize;
+    }
+    // The measurement waits for a garbage collection: one every 10 s is plenty.
+    setTimeout(measureHeap, 10000);
+  }
+
+  function frameCount(m) {
+    if (Array.isArray(m.frame_ms)) return m.frame_ms.length;
+    return (m.frame_hist?.counts || []).reduce((a, b) => a + b, 0);
+  }
+
+  function entryOf(text) {
+    let m;
+    try {
+      m = JSON.parse(text);
+    } catch {
+      return null;
+    }
+    return { text, session: m.session, seq: m.seq, frames: frameCount(m), dropped: m.dropped_batches || 0, order: ++order };
+  }
+
+  // A batch dropped for good: counted, with the drops it was carrying, and reported in
+  // the next batch.
+  function drop(entry) {
+    stats.dropped += 1;
+    pendingDropped = Math.min(MAX_DROPPED_BATCHES, pendingDropped + 1 + entry.dropped);
+  }
+
+  function push(entry) {
+    if (entry.session === session && entry.seq >= nextSeq) nextSeq = entry.seq + 1;
+    queue.push(entry);
+    while (queue.length && queue.length + inFlight.length > MAX_HELD) drop(queue.shift());
+    pump();
+  }
+
+  function sortQueue() {
+    queue.sort((a, b) => a.order - b.order);
   }
 
   function connect() {
-    if (socket || !started) return;
-    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/telemetry`;
+    if (socket || retryTimer || offline || !started || !queue.length) return;
+    let ws;
     try {
-      socket = new WebSocket(url);
+      ws = new WebSocket(url);
     } catch {
       retry();
       return;
     }
-    socket.onopen = () => {
-      backoff = 1000;
-      send();
+    socket = ws;
+    ready = false;
+    numbered = 0;
+    ws.onmessage = (e) => {
+      if (socket === ws) onNotice(e.data);
     };
-    socket.onclose = () => {
-      socket = null;
+    ws.onclose = () => {
+      if (socket !== ws) return;
+      lost();
       retry();
     };
-    socket.onerror = () => {};
+  }
+
+  // The connection is gone: what it did not acknowledge is sent again, in order.
+  function lost() {
+    socket = null;
+    ready = false;
+    stats.resent += inFlight.length;
+    queue.push(...inFlight.map((f) => f.entry));
+    inFlight = [];
+    sortQueue();
   }
 
   function retry() {
-    if (!started) return;
-    const jitter = Math.random() * 0.3 * backoff;
-    setTimeout(connect, backoff + jitter);
-    backoff = Math.min(backoff * 2, 30000);
+    if (retryTimer || !queue.length) return;
+    const delay = backoff * (1 + 0.3 * Math.random());
+    backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    retryTimer = setTimeout(() => {
+      retryTimer = 0;
+      connect();
+    }, delay);
   }
 
-  function send() {
-    while (socket?.readyState === WebSocket.OPEN && queue.length) socket.send(queue.shift());
+  function onNotice(text) {
+    let n;
+    try {
+      n = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (n.type === 'welcome') {
+      rate = n.msg_rate > 0 ? n.msg_rate : DEFAULT_RATE;
+      burst = Math.max(1, Math.floor(n.msg_burst) || DEFAULT_BURST);
+      tokens = burst;
+      refilled = performance.now();
+      ready = true;
+      backoff = 500;
+      stats.connects += 1;
+    } else if (n.type === 'ack') {
+      while (inFlight.length && inFlight[0].n <= n.n) {
+        const { entry } = inFlight.shift();
+        stats.acked += 1;
+        if (entry.session === session) {
+          stats.framesAcked += entry.frames;
+          stats.seqsAcked.push(entry.seq);
+        }
+      }
+    } else if (n.type === 'refused') {
+      const i = inFlight.findIndex((f) => f.n === n.n);
+      if (i < 0) return;
+      const [{ entry }] = inFlight.splice(i, 1);
+      if (n.reason === 'rate_limited') {
+        // Refused for now: back to the front, after a pause.
+        stats.retried += 1;
+        queue.push(entry);
+        sortQueue();
+        resumeAt = Math.max(resumeAt, performance.now() + (n.retry_after_ms ?? 1000));
+      } else {
+        // It can never pass (the server closes the socket after it).
+        stats.refused += 1;
+        drop(entry);
+      }
+    }
+    pump();
   }
 
-  function enqueue(text) {
-    queue.push(text);
-    if (queue.length > MAX_BUFFERED) queue.splice(0, queue.length - MAX_BUFFERED);
-    send();
+  // Sends what the rate limit allows.
+  function pump() {
+    clearTimeout(pumpTimer);
+    pumpTimer = 0;
+    if (!socket) {
+      connect();
+      return;
+    }
+    if (!ready || socket.readyState !== WebSocket.OPEN || !queue.length) return;
+    const now = performance.now();
+    if (now < resumeAt) {
+      pumpTimer = setTimeout(pump, resumeAt - now);
+      return;
+    }
+    tokens = Math.min(burst, tokens + ((now - refilled) / 1000) * rate);
+    refilled = now;
+    while (queue.length && tokens >= 1 && inFlight.length < burst) {
+      const entry = queue.shift();
+      socket.send(entry.text);
+      tokens -= 1;
+      inFlight.push({ n: ++numbered, entry });
+      stats.sent += 1;
+    }
+    // Waiting for a token (an acknowledgement calls again).
+    if (queue.length && inFlight.length < burst) pumpTimer = setTimeout(pump, ((1 - tokens) / rate) * 1000 + 1);
   }
 
+  // Strings as the validator wants them: no control characters, no lone surrogate
+  // (JSON.stringify would write it as an escape the server cannot read), at most `max`
+  // characters, cut between code points, never inside a surrogate pair.
+  function cleanText(text, max) {
+    const s = String(text).replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+    const well = s.toWellFormed ? s.toWellFormed() : s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+    return Array.from(well).slice(0, max).join('');
+  }
+
+  function loadTimes() {
+    const t = page.timings;
+    return { fetch: t.fetch, compile: t.compile, init: t.init, firstFrame: t.firstFrame };
+  }
+
+  // Asks the host for its finished batches, handing over what only the page knows.
+  function request() {
+    if (!host || page.mode === 'null' || !started) return;
+    const id = ++requestId;
+    const errors = pendingErrors.splice(0, MAX_ERRORS);
+    const dropped = pendingDropped;
+    pendingDropped = 0;
+    requests.set(id, { host, errors, dropped });
+    const cls = vitals.cls !== undefined ? Math.round(vitals.cls * 10000) / 10000 : undefined;
+    host.send({ type: 'telemetry', id, errors, dropped, jsHeap: heapBytes, load: loadTimes(), vitals: { ...vitals, cls } });
+  }
+
+  // What a request handed over goes back to the page: to the next runtime, or to the
+  // page's own message.
+  function giveBack(r) {
+    pendingErrors = [...r.errors, ...pendingErrors].slice(0, MAX_PENDING_ERRORS);
+    pendingDropped = Math.min(MAX_DROPPED_BATCHES, pendingDropped + r.dropped);
+  }
+
+  // When no runtime runs (none could start, or it crashed): the page's own minimal
+  // `frames` messages carry the errors and dropped batches.
+  function sendOwn() {
+    if (!pendingErrors.length && !pendingDropped) return;
+    do {
+      // The mode that ran, or the first one tried, or the first one the page would try.
+      const tried = [page.mode, ...page.attempts.map((a) => a.mode), ...(hints ? initialOrder(hints) : [])];
+      const mode = tried.find((m) => MODES.includes(m)) || 'canvas';
+      const preset = mode === 'canvas' ? 'canvas' : PRESETS.includes(page.preset) ? page.preset : hints?.preset || 'quality';
+      const message = { type: 'frames', v: 1, release, session, seq: nextSeq, mode, preset, adapter: '', errors: pendingErrors.splice(0, MAX_ERRORS) };
+      if (pendingDropped) message.dropped_batches = pendingDropped;
+      pendingDropped = 0;
+      const entry = entryOf(JSON.stringify(message));
+      if (entry) push(entry);
+    } while (pendingErrors.length);
+  }
+
+  function runtimeRuns() {
+    return host && (page.state === 'running' || page.state === 'paused' || page.state === 'switching' || page.state === 'recovering');
+  }
+
+  // Takes the runtime's batches, or, when no runtime will run, sends the page's own.
   function flush() {
-    if (errors.length) enqueue(message(null));
-    while (queue.length) {
-      if (!navigator.sendBeacon('/telemetry/beacon', queue[0])) break;
-      queue.shift();
+    if (runtimeRuns()) request();
+    else if (started && (page.state === 'error' || page.state === 'crashed')) sendOwn();
+  }
+
+  function tick() {
+    flush();
+    setTimeout(tick, everyMs);
+  }
+
+  // Keeps what could not be sent for the next page view (bounded); counts what it
+  // cannot keep.
+  function keep(entries) {
+    let stored = { dropped: 0, messages: [] };
+    try {
+      stored = JSON.parse(localStorage.getItem(OUTBOX) || 'null') || stored;
+    } catch {
+      // A corrupt outbox is replaced.
+    }
+    let messages = [...(stored.messages || []), ...entries.map((e) => e.text)];
+    let dropped = (stored.dropped || 0) + pendingDropped;
+    pendingDropped = 0;
+    while (messages.length > OUTBOX_MAX || messages.reduce((n, t) => n + t.length, 0) > OUTBOX_MAX_CHARS) {
+      messages.shift();
+      dropped += 1;
+      stats.dropped += 1;
+    }
+    try {
+      if (messages.length || dropped) localStorage.setItem(OUTBOX, JSON.stringify({ dropped, messages }));
+      stats.stored += entries.length;
+    } catch {
+      stats.dropped += entries.length;
     }
   }
 
-  addEventListener('pagehide', flush);
-  // Errors before (or without) frames still go out.
-  setInterval(() => {
-    if (started && errors.length) enqueue(message(null));
-  }, 5000);
+  function pagehide() {
+    // The last batches (synchronous where the runtime runs on this thread).
+    if (runtimeRuns()) request();
+    else if (started || pendingErrors.length) sendOwn();
+    const left = [...inFlight.map((f) => f.entry), ...queue].sort((a, b) => a.order - b.order);
+    inFlight = [];
+    queue = [];
+    const unsent = [];
+    for (const entry of left) {
+      if (navigator.sendBeacon && navigator.sendBeacon('/telemetry/beacon', entry.text)) stats.beacons += 1;
+      else unsent.push(entry);
+    }
+    if (unsent.length || pendingDropped) keep(unsent);
+  }
+
+  // What the previous page view could not send.
+  function restore() {
+    try {
+      const stored = JSON.parse(localStorage.getItem(OUTBOX) || 'null');
+      localStorage.removeItem(OUTBOX);
+      if (!stored) return;
+      pendingDropped += stored.dropped || 0;
+      for (const text of stored.messages || []) {
+        const entry = entryOf(text);
+        if (entry) queue.push(entry);
+      }
+    } catch {
+      // No storage: nothing was kept.
+    }
+  }
+
+  restore();
+  measureHeap();
+  addEventListener('pagehide', pagehide);
+  setTimeout(tick, everyMs);
+
   return {
+    stats,
+    // Starts delivery (the first runtime started, or the page gave up).
     start() {
       if (started) return;
       started = true;
-      connect();
+      pump();
     },
-    push(frames) {
-      enqueue(message(frames));
+    // The next `seq` of the session, for a runtime about to start.
+    nextSeq: () => nextSeq,
+    release,
+    session,
+    // A host's answer to a request (`id`), or its last batches (no `id`).
+    onBatches(m) {
+      const r = requests.get(m.id);
+      requests.delete(m.id);
+      if (r && !m.taken) giveBack(r);
+      for (const text of m.batches || []) {
+        const entry = entryOf(text);
+        if (entry) push(entry);
+      }
     },
-    error(entry) {
-      errors.push({ kind: entry.kind, message: entry.message });
-      if (errors.length > MAX_ERRORS) errors.shift();
+    // `from` stopped: what its unanswered requests carried goes back to the page.
+    abandon(from) {
+      for (const [id, r] of requests) {
+        if (r.host !== from) continue;
+        requests.delete(id);
+        giveBack(r);
+      }
     },
+    error(kind, message) {
+      if (pendingErrors.length < MAX_PENDING_ERRORS) pendingErrors.push({ kind, message: cleanText(message, MAX_ERROR_CHARS) });
+    },
+    // Hidden, or given up: take the batches now.
     flush,
+    // Batches held, queued or unacknowledged.
+    pending: () => queue.length + inFlight.length,
+    // For the browser tests: batches every `ms`, and a page that cannot connect.
+    test(options) {
+      if (options.everyMs) everyMs = options.everyMs;
+      if (options.offline !== undefined) {
+        offline = options.offline;
+        if (offline && socket) {
+          const s = socket;
+          lost();
+          s.close();
+        }
+        pump();
+      }
+    },
+    cleanText,
   };
 })();
+
+page.telemetry = telemetry.stats;
+page.telemetryPending = () => telemetry.pending();
+page.testTelemetry = (options) => telemetry.test(options);
 
 async function main() {
   hints = readHints();

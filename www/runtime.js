@@ -5,11 +5,19 @@
 // imports this same module and runs the host on the main thread.
 //
 // Messages in (from the loader): start, resize, input, visibility, pause, reducedMotion,
-// testPanic, stop. Messages out: started, frame, stats, step, telemetry, error, lost,
-// panic. The loader owns the page (status, errors, the overlay, telemetry's socket).
+// telemetry, testPanic, stop. Messages out: started, frame, stats, step, telemetry,
+// error, lost, panic. The loader owns the page (status, errors, the overlay, telemetry's
+// queue and socket).
+//
+// Telemetry: the runtime builds each `frames` message itself (the protocol crate's
+// batch builder: one sample per frame, governor steps, memory, load times, vitals,
+// errors, dropped batches). The page asks for the finished batches about once a second
+// (a `telemetry` request, which also hands over what only the page knows) and the host
+// answers with them. Before this runtime stops for good (a lost device, the hand-over
+// to Canvas 2D or to the paused frame) it sends its last batches and takes no more
+// requests, so a runtime started after it can continue the session's numbering.
 
 const STATS_EVERY_MS = 250;
-const TELEMETRY_EVERY_MS = 1000;
 
 export function createHost(post) {
   let module = null;
@@ -19,8 +27,15 @@ export function createHost(post) {
   let hidden = false;
   let paused = false;
   let lastStats = 0;
-  let lastTelemetry = 0;
   let firstFrame = true;
+  // This runtime sent its last batches: requests get nothing (the page sends what they
+  // carried with the next runtime, or itself).
+  let final = false;
+  // The wasm module's linear memory (the runtime's heap).
+  let wasmMemory = null;
+  // The page's clock (ms since its navigation start), where load times are measured.
+  let pageOrigin = performance.timeOrigin;
+  const pageNow = () => performance.timeOrigin + performance.now() - pageOrigin;
   let thread = 'main';
   let lastTick = 0;
   let intervals = [];
@@ -50,10 +65,40 @@ export function createHost(post) {
     intervals = [];
   }
 
-  function sendTelemetry(now) {
-    lastTelemetry = now;
-    const batch = runtime.telemetryBatch();
-    if (batch) post({ type: 'telemetry', batch });
+  function takeBatches() {
+    const text = runtime && !final ? runtime.telemetryBatches() : undefined;
+    return text ? text.split('\n') : [];
+  }
+
+  // The last batches of this runtime, before it stops for good.
+  function sendFinal() {
+    if (final) return;
+    let batches = [];
+    try {
+      batches = takeBatches();
+    } catch {
+      // A runtime that cannot answer any more has nothing to send.
+    }
+    final = true;
+    post({ type: 'telemetry', batches });
+  }
+
+  // The page's request: hand over what it knows, answer with the finished batches.
+  // `taken: false` tells the page its errors and dropped count did not reach a runtime.
+  function telemetry(m) {
+    if (!runtime || final) {
+      post({ type: 'telemetry', id: m.id, taken: false, batches: [] });
+      return;
+    }
+    for (const e of m.errors || []) runtime.addError(e.kind, e.message);
+    if (m.dropped > 0) runtime.addDroppedBatches(m.dropped);
+    const wasm = wasmMemory?.buffer.byteLength || 0;
+    runtime.setMemory(wasm + (m.jsHeap || 0));
+    const l = m.load || {};
+    runtime.setLoad(l.fetch, l.compile, l.init, l.firstFrame);
+    const v = m.vitals || {};
+    runtime.setVitals(v.lcp_ms, v.inp_ms, v.cls, v.ttfb_ms);
+    post({ type: 'telemetry', id: m.id, taken: true, batches: takeBatches() });
   }
 
   function tick(now) {
@@ -62,6 +107,7 @@ export function createHost(post) {
     const lost = runtime.deviceLost();
     if (lost) {
       running = false;
+      sendFinal();
       post({ type: 'lost', reason: lost });
       return;
     }
@@ -70,43 +116,45 @@ export function createHost(post) {
       step = runtime.frame(now);
     } catch (e) {
       running = false;
+      sendFinal();
       post({ type: 'lost', reason: e?.message || String(e) });
       return;
     }
     if (firstFrame) {
       firstFrame = false;
-      post({ type: 'frame', first: true, at: performance.now() });
+      post({ type: 'frame', first: true, at: pageNow() });
     }
     if (lastTick && intervals.length < 1000) intervals.push(now - lastTick);
     lastTick = now;
     if (step) {
       const parsed = JSON.parse(step);
+      // Canvas 2D needs the page (a fresh canvas) and another runtime: this one stops
+      // and sends its last batches first.
+      const handOver = parsed.toKind === 'canvas' && parsed.fromKind === 'gpu';
+      if (handOver) sendFinal();
       post({ type: 'step', step: parsed });
-      // Canvas 2D and the paused frame need the page (a fresh canvas, a Play button):
-      // this runtime stops and the loader takes over.
-      if (parsed.toKind !== 'gpu' && parsed.fromKind === 'gpu') {
-        running = false;
-        sendStats(now);
-        return;
-      }
-      if (parsed.toKind === 'paused') {
+      // Canvas 2D and the paused frame need the page (a Play button): this runtime
+      // stops drawing and the loader takes over.
+      if (handOver || parsed.toKind === 'paused') {
         running = false;
         sendStats(now);
         return;
       }
     }
     if (now - lastStats >= STATS_EVERY_MS) sendStats(now);
-    if (now - lastTelemetry >= TELEMETRY_EVERY_MS) sendTelemetry(now);
     loop();
   }
 
   async function start(m) {
     thread = m.thread;
     canvas = m.canvas;
-    const c0 = performance.now();
+    pageOrigin = m.timeOrigin || performance.timeOrigin;
     module = await import(m.bundle.js);
-    await module.default({ module_or_path: m.bundle.wasm });
-    const compile = Math.round(performance.now() - c0);
+    // The init function resolves to the instance's exports: `memory` is the runtime's
+    // linear memory.
+    const exports = await module.default({ module_or_path: m.bundle.wasm });
+    wasmMemory = exports?.memory || null;
+    const compiledAt = Math.round(pageNow());
     module.installPanicHook((message) => {
       stop();
       running = false;
@@ -126,8 +174,10 @@ export function createHost(post) {
       cssHeight: m.css.height,
       dpr: m.dpr,
       thread,
+      release: m.release,
+      session: m.session,
+      nextSeq: m.nextSeq,
     };
-    const t0 = performance.now();
     const pack = new Uint8Array(m.pack);
     if (m.mode === 'canvas') runtime = module.startCanvas(m.canvas, pack, options);
     else if (m.mode === 'null') runtime = module.startNull(m.canvas, pack, options);
@@ -139,11 +189,11 @@ export function createHost(post) {
     if (hidden) runtime.setHidden(true, performance.now());
     running = true;
     const stats = JSON.parse(runtime.stats());
-    post({ type: 'started', mode: stats.mode, thread, compile, init: Math.round(performance.now() - t0), stats });
+    post({ type: 'started', mode: stats.mode, thread, compiledAt, startedAt: Math.round(pageNow()), stats });
     if (paused || m.still !== undefined) {
       // One still frame: a paused page still shows the scene.
       runtime.frame(performance.now());
-      post({ type: 'frame', first: true, at: performance.now() });
+      post({ type: 'frame', first: true, at: pageNow() });
       firstFrame = false;
       sendStats(performance.now());
     }
@@ -213,10 +263,8 @@ export function createHost(post) {
             hidden = m.hidden;
             runtime?.setHidden(hidden, performance.now());
             restartClock();
-            if (hidden) {
-              stop();
-              if (runtime) sendTelemetry(performance.now());
-            } else loop();
+            if (hidden) stop();
+            else loop();
             break;
           case 'pause': {
             paused = m.paused;
@@ -235,8 +283,8 @@ export function createHost(post) {
           case 'reducedMotion':
             runtime?.setAutoRotate(!m.on);
             break;
-          case 'flush':
-            if (runtime) sendTelemetry(performance.now());
+          case 'telemetry':
+            telemetry(m);
             break;
           case 'testPanic':
             module?.testPanic();
@@ -259,7 +307,11 @@ export function createHost(post) {
       } catch (e) {
         const message = e?.message || String(e);
         if (m.type === 'start') post({ type: 'error', phase: 'start', message });
-        else post({ type: 'lost', reason: message });
+        else {
+          if (m.type === 'telemetry') post({ type: 'telemetry', id: m.id, taken: false, batches: [] });
+          sendFinal();
+          post({ type: 'lost', reason: message });
+        }
       }
     },
   };

@@ -15,6 +15,7 @@ mod gpu;
 mod json;
 mod panic;
 mod runtime;
+mod telemetry;
 #[cfg(all(feature = "webgl", not(feature = "webgpu")))]
 mod webgl;
 
@@ -26,6 +27,9 @@ use wasm_bindgen::prelude::*;
 use crate::web::canvas::Canvas;
 pub use crate::web::runtime::Runtime;
 use crate::web::runtime::{MAX_FISH, StartOptions};
+use crate::web::telemetry::SessionOptions;
+use candlefish_protocol::RenderThread;
+use candlefish_protocol::limits::MAX_SEQ;
 
 /// A field of the host's options object.
 fn field(options: &JsValue, name: &str) -> JsValue {
@@ -64,8 +68,15 @@ fn start_options(options: &JsValue) -> Result<StartOptions, JsError> {
         ),
         dpr: number(options, "dpr").unwrap_or(1.0) as f32,
         thread: match field(options, "thread").as_string().as_deref() {
-            Some("worker") => "worker".to_owned(),
-            _ => "main".to_owned(),
+            Some("worker") => RenderThread::Worker,
+            _ => RenderThread::Main,
+        },
+        session: SessionOptions {
+            release: field(options, "release").as_string().unwrap_or_default(),
+            session: field(options, "session").as_string().unwrap_or_default(),
+            next_seq: number(options, "nextSeq")
+                .filter(|s| *s >= 1.0)
+                .map_or(1, |s| s.min(MAX_SEQ as f64) as u64),
         },
     })
 }
@@ -101,7 +112,8 @@ fn prepare(
 
 /// Starts the GPU renderer of this bundle (WebGPU or WebGL2) on `canvas` (a canvas
 /// element or an `OffscreenCanvas`) with the host's `options` (preset, fish, software,
-/// governor, rung, reducedMotion, still, cssWidth, cssHeight, dpr, thread).
+/// governor, rung, reducedMotion, still, cssWidth, cssHeight, dpr, thread, and for
+/// telemetry release, session and nextSeq).
 #[wasm_bindgen(js_name = startGpu)]
 pub async fn start_gpu(
     canvas: JsValue,

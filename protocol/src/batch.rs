@@ -109,16 +109,18 @@ pub fn clean_text(s: &str, max: usize) -> String {
         .collect()
 }
 
+// max/min, not `clamp`, here and below: `clamp`'s panic message for bad bounds would
+// bring core's float formatting (about 8 KB gzip) into the browser bundles.
 fn clamp_ms(v: f32, max: f32) -> f32 {
     if v.is_finite() {
-        v.clamp(0.0, max)
+        v.max(0.0).min(max)
     } else {
         0.0
     }
 }
 
 fn merge(into: &mut Option<f32>, from: Option<f32>, max: f32) -> bool {
-    match from.filter(|v| v.is_finite()).map(|v| v.clamp(0.0, max)) {
+    match from.filter(|v| v.is_finite()).map(|v| v.max(0.0).min(max)) {
         Some(v) if *into != Some(v) => {
             *into = Some(v);
             true
@@ -165,6 +167,14 @@ impl FrameBatch {
     /// The session's labels.
     pub fn info(&self) -> &SessionInfo {
         &self.info
+    }
+
+    /// Continues another builder's numbering: the next batch taken is `seq` (clamped to
+    /// 1…[`MAX_SEQ`]). A page that restarts its runtime (after a lost context, or on the
+    /// switch to Canvas 2D) keeps one session, so its batches must keep counting up:
+    /// the server takes a repeated `seq` for a duplicate.
+    pub fn set_next_seq(&mut self, seq: u64) {
+        self.next_seq = seq.clamp(1, MAX_SEQ);
     }
 
     /// Changes the mode or preset (a fallback, a governor step): call [`Self::take`]

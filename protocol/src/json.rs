@@ -40,23 +40,52 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Appends a number (`null` if not finite). Rust prints the shortest representation
-/// that reads back to the same value, never with an exponent, so it is valid JSON.
-pub fn write_f64(out: &mut String, v: f64) {
-    if v.is_finite() {
-        let _ = write!(out, "{v}");
-    } else {
+/// Decimals of a number written by [`write_f64`]: a microsecond for milliseconds, and
+/// plenty for means of counts.
+pub const DECIMALS: u32 = 3;
+
+/// Largest magnitude written, times 10^decimals (within an i64, exact in an f64); any
+/// value of the protocol is far below.
+const MAX_SCALED: f64 = 9.0e15;
+
+/// Appends `v` rounded to at most `decimals` (≤ 6) decimals, trailing zeros left out
+/// (`null` if not finite). Written with integer arithmetic: core's float formatting
+/// (Grisu and Dragon4) would add kilobytes to the browser bundles, which count every
+/// one. Never an exponent, so always valid JSON.
+pub fn write_fixed(out: &mut String, v: f64, decimals: u32) {
+    if !v.is_finite() {
         out.push_str("null");
+        return;
+    }
+    let decimals = decimals.min(6);
+    let scale = 10u64.pow(decimals);
+    let limit = MAX_SCALED / scale as f64;
+    // max/min, not `clamp`: see `write_fixed`'s doc.
+    let scaled = (v.max(-limit).min(limit) * scale as f64).round() as i64;
+    if scaled < 0 {
+        out.push('-');
+    }
+    let scaled = scaled.unsigned_abs();
+    let _ = write!(out, "{}", scaled / scale);
+    let mut frac = scaled % scale;
+    if frac != 0 {
+        let mut digits = decimals as usize;
+        while frac.is_multiple_of(10) {
+            frac /= 10;
+            digits -= 1;
+        }
+        let _ = write!(out, ".{frac:0digits$}");
     }
 }
 
-/// Appends an f32 (shortest representation of the f32 itself, not of its f64 widening).
+/// Appends a number with at most [`DECIMALS`] decimals (`null` if not finite).
+pub fn write_f64(out: &mut String, v: f64) {
+    write_fixed(out, v, DECIMALS);
+}
+
+/// Appends an f32 with at most [`DECIMALS`] decimals (`null` if not finite).
 pub fn write_f32(out: &mut String, v: f32) {
-    if v.is_finite() {
-        let _ = write!(out, "{v}");
-    } else {
-        out.push_str("null");
-    }
+    write_fixed(out, f64::from(v), DECIMALS);
 }
 
 impl JsonObject {
@@ -93,6 +122,14 @@ impl JsonObject {
     /// An f64 member.
     pub fn f64(&mut self, key: &str, value: f64) -> &mut Self {
         write_f64(self.key(key), value);
+        self
+    }
+
+    /// A number member with at most `decimals` decimals, when `Some`.
+    pub fn opt_fixed(&mut self, key: &str, value: Option<f32>, decimals: u32) -> &mut Self {
+        if let Some(v) = value {
+            write_fixed(self.key(key), f64::from(v), decimals);
+        }
         self
     }
 
@@ -219,7 +256,8 @@ impl Frames {
             vitals
                 .opt_f32("lcp_ms", v.lcp_ms)
                 .opt_f32("inp_ms", v.inp_ms)
-                .opt_f32("cls", v.cls)
+                // A layout shift score: small values matter (0.1 is "poor").
+                .opt_fixed("cls", v.cls, 5)
                 .opt_f32("ttfb_ms", v.ttfb_ms);
             o.raw("vitals", &vitals.finish());
         }
@@ -445,8 +483,42 @@ mod tests {
         o.f32("a", 16.6)
             .f64("b", 1e-7)
             .f32("c", f32::NAN)
-            .uint("d", 7);
-        assert_eq!(o.finish(), r#"{"a":16.6,"b":0.0000001,"c":null,"d":7}"#);
+            .uint("d", 7)
+            .opt_fixed("e", Some(0.012_34), 5);
+        assert_eq!(o.finish(), r#"{"a":16.6,"b":0,"c":null,"d":7,"e":0.01234}"#);
+    }
+
+    fn fixed(v: f64, decimals: u32) -> String {
+        let mut s = String::new();
+        write_fixed(&mut s, v, decimals);
+        s
+    }
+
+    #[test]
+    fn numbers_have_at_most_their_decimals_without_float_formatting() {
+        assert_eq!(fixed(0.0, 3), "0");
+        assert_eq!(fixed(16.6667, 3), "16.667");
+        assert_eq!(fixed(-2.5, 3), "-2.5");
+        assert_eq!(fixed(0.05, 3), "0.05");
+        assert_eq!(fixed(1.0004, 3), "1");
+        assert_eq!(fixed(-0.0004, 3), "0");
+        assert_eq!(fixed(12000.0, 3), "12000");
+        assert_eq!(
+            fixed(f64::from(4.17f32), 3),
+            "4.17",
+            "an f32 edge reads back"
+        );
+        assert_eq!(fixed(1e10, 3), "10000000000", "triangles per frame");
+        assert_eq!(fixed(0.000_012, 5), "0.00001");
+        assert_eq!(fixed(0.5, 9), "0.5", "at most 6 decimals");
+        assert_eq!(fixed(f64::NAN, 3), "null");
+        assert_eq!(fixed(f64::INFINITY, 3), "null");
+        assert_eq!(fixed(1e300, 3), "9000000000000");
+        // What is written reads back within half a unit of the last decimal.
+        for v in [0.001, 0.1234, 16.667, 33.4, 999.9995, 59_999.999] {
+            let back: f64 = fixed(v, 3).parse().unwrap();
+            assert!((back - v).abs() <= 0.0005 + 1e-9, "{v} -> {back}");
+        }
     }
 
     #[test]

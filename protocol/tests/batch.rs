@@ -243,3 +243,30 @@ fn bad_labels_are_refused_up_front() {
     assert_eq!(m.adapter.chars().count(), MAX_ADAPTER_CHARS);
     validate_frames(&m).unwrap();
 }
+
+/// A page that restarts its runtime keeps one session: the new builder continues the
+/// numbering, so the server does not take its batches for duplicates.
+#[test]
+fn a_second_builder_continues_the_numbering() {
+    let mut first = FrameBatch::new(info()).unwrap();
+    for _ in 0..3 {
+        first.record(&sample(16.0, 1.0));
+        first.take().unwrap();
+    }
+    let mut second = FrameBatch::new(info()).unwrap();
+    second.set_next_seq(4);
+    second.record(&sample(16.0, 1.0));
+    assert_eq!(second.take().unwrap().seq, Some(4));
+    second.record(&sample(16.0, 1.0));
+    assert_eq!(second.take().unwrap().seq, Some(5));
+
+    let mut b = FrameBatch::new(info()).unwrap();
+    b.set_next_seq(0);
+    b.add_dropped_batches(1);
+    assert_eq!(b.take().unwrap().seq, Some(1), "seq starts at 1");
+    b.set_next_seq(u64::MAX);
+    b.add_dropped_batches(1);
+    let m = b.take().unwrap();
+    assert_eq!(m.seq, Some(MAX_SEQ));
+    validate_frames(&m).unwrap();
+}

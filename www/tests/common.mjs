@@ -51,6 +51,8 @@ export const Q = '?preset=performance&governor=off';
 
 let serverProcess;
 export let baseUrl;
+/** The server's private metrics listener (`/metrics`, `/api/stats`). */
+export let metricsUrl;
 
 /** Starts the real server on a free port for the tests of the calling file. */
 export function useServer() {
@@ -62,15 +64,16 @@ export function useServer() {
     serverProcess = spawn(server, ['--port', '0', '--metrics-addr', '127.0.0.1:0', '--site-dir', site], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    baseUrl = await new Promise((resolve, reject) => {
+    [baseUrl, metricsUrl] = await new Promise((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 15000);
       serverProcess.stdout.on('data', (chunk) => {
         out += chunk;
-        const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-        if (m) {
+        const site = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+        const metrics = out.match(/metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/);
+        if (site && metrics) {
           clearTimeout(timer);
-          resolve(m[1]);
+          resolve([site[1], metrics[1]]);
         }
       });
       serverProcess.on('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));

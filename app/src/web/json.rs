@@ -55,19 +55,6 @@ impl Object {
         self
     }
 
-    pub fn nums(&mut self, key: &str, values: &[f32]) -> &mut Self {
-        let out = self.key(key);
-        out.push('[');
-        for (i, v) in values.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            number(out, f64::from(*v));
-        }
-        out.push(']');
-        self
-    }
-
     /// Inserts already-encoded JSON.
     pub fn raw(&mut self, key: &str, json: &str) -> &mut Self {
         self.key(key).push_str(json);

@@ -1,21 +1,18 @@
 //! The running scene: the frame driver over one backend, the camera, the frame
 //! governor and the numbers the page shows and sends. The host (`www/runtime.js`, in a
-//! Worker where the browser allows) calls [`Runtime::frame`] once per animation frame
-//! and forwards the page's input, size, visibility and pause.
+//! Worker where the browser allows) calls [`Runtime::frame`] once per animation frame,
+//! forwards the page's input, size, visibility and pause, and takes the telemetry
+//! batches ([`super::telemetry`]) the page's queue delivers.
 
 use candlefish_renderer::assets::pack::PackDescription;
 use candlefish_renderer::frame::governor::{Governor, GovernorConfig, Step, StepReason};
-use candlefish_renderer::frame::timings::{Percentiles, Phase};
 use candlefish_renderer::preset::{LADDER, RungKind, lowest_gpu_rung, start_rung};
 use candlefish_renderer::{Backend, FrameDriver, OrbitCamera, Preset, Scene};
 use wasm_bindgen::prelude::*;
 
 use super::json;
-
-/// Most frame intervals kept between two telemetry batches (about 4 s at 120 Hz).
-const MAX_BATCH_FRAMES: usize = 480;
-/// Most governor steps kept between two telemetry batches.
-const MAX_BATCH_STEPS: usize = 16;
+use super::telemetry::{SessionOptions, Telemetry};
+use candlefish_protocol::{LoadTimes, RenderThread, Vitals};
 /// Largest drawing buffer side, pixels.
 const MAX_SIDE: u32 = 8192;
 /// Most fish a page may ask for (`?fish=`), as the native CLI allows.
@@ -44,8 +41,10 @@ pub struct StartOptions {
     pub css: (f32, f32),
     /// `devicePixelRatio`.
     pub dpr: f32,
-    /// Where the runtime runs: `worker` or `main`.
-    pub thread: String,
+    /// Where the runtime runs.
+    pub thread: RenderThread,
+    /// The page's session, for telemetry.
+    pub session: SessionOptions,
 }
 
 /// A running scene on one canvas.
@@ -64,11 +63,9 @@ pub struct Runtime {
     paused: bool,
     css: (f32, f32),
     dpr: f32,
-    thread: String,
+    thread: RenderThread,
     gpu_ms: Option<f32>,
-    frame_intervals: Vec<f32>,
-    dropped_frames: u32,
-    steps: Vec<Step>,
+    telemetry: Option<Telemetry>,
     last_step: Option<Step>,
     /// Emulated GPU cost, nanoseconds per triangle drawn (browser tests of the governor).
     test_load_ns: f64,
@@ -129,6 +126,13 @@ impl Runtime {
         } else if options.reduced_motion {
             orbit.auto_rotate = 0.0;
         }
+        let telemetry = Telemetry::new(
+            &options.session,
+            backend.mode(),
+            preset,
+            backend.adapter(),
+            options.thread,
+        );
         let mut runtime = Self {
             driver: FrameDriver::new(scene, preset, backend),
             description,
@@ -143,11 +147,9 @@ impl Runtime {
             paused: false,
             css: options.css,
             dpr: options.dpr,
-            thread: options.thread.clone(),
+            thread: options.thread,
             gpu_ms: None,
-            frame_intervals: Vec::with_capacity(MAX_BATCH_FRAMES),
-            dropped_frames: 0,
-            steps: Vec::new(),
+            telemetry,
             last_step: None,
             test_load_ns: 0.0,
         };
@@ -171,8 +173,8 @@ impl Runtime {
     }
 
     fn record_step(&mut self, step: Step) {
-        if self.steps.len() < MAX_BATCH_STEPS {
-            self.steps.push(step);
+        if let Some(t) = &mut self.telemetry {
+            t.add_step(&step);
         }
         self.last_step = Some(step);
     }
@@ -190,6 +192,10 @@ impl Runtime {
             return Ok(());
         }
         if rung.preset != self.driver.preset() {
+            // The frames so far ran under the old preset: their batch leaves first.
+            if let Some(t) = &mut self.telemetry {
+                t.set_preset(rung.preset);
+            }
             let mut description = self.description.for_preset(rung.preset);
             if self.fish > 0 {
                 description.fish = self.fish;
@@ -214,8 +220,10 @@ impl Runtime {
         let scale = if self.still {
             1.0
         } else {
+            // max/min, not `clamp` (see `OrbitCamera::zoom`).
             self.dpr
-                .clamp(0.25, rung.preset.settings().max_device_pixel_ratio)
+                .max(0.25)
+                .min(rung.preset.settings().max_device_pixel_ratio)
                 * rung.render_scale
         };
         let side = |css: f32| ((css * scale).round().max(1.0) as u32).min(MAX_SIDE);
@@ -240,11 +248,6 @@ impl Runtime {
         }
         ms as f32
     }
-
-    /// Percentiles of the CPU time of a phase over the timing ring.
-    fn phase(&mut self, phase: Phase) -> Percentiles {
-        self.driver.timings.phase(phase)
-    }
 }
 
 #[wasm_bindgen]
@@ -255,15 +258,14 @@ impl Runtime {
     pub fn frame(&mut self, now_ms: f64) -> Result<Option<String>, JsError> {
         let interval = self.last_ms.map(|last| (now_ms - last) as f32);
         let dt = interval.map_or(0.0, |ms| (ms / 1000.0).clamp(0.0, 0.25));
-        self.last_ms = Some(now_ms);
-        if let Some(ms) = interval {
-            if self.frame_intervals.len() < MAX_BATCH_FRAMES {
-                self.frame_intervals.push(ms);
-            }
+        // A paused page draws one frame on demand (input, a resize): no interval runs
+        // from one such frame to the next.
+        self.last_ms = (!self.paused).then_some(now_ms);
+        if let (Some(ms), Some(t)) = (interval, &mut self.telemetry) {
             // A frame that took longer than two display intervals skipped at least one.
             let display = 1000.0 / self.governor.display_hz();
-            if ms > 2.0 * display {
-                self.dropped_frames += (ms / display) as u32 - 1;
+            if ms > 2.0 * display && ms.is_finite() {
+                t.add_dropped_frames((ms / display) as u32 - 1);
             }
         }
         if !self.still && !self.paused {
@@ -285,6 +287,9 @@ impl Runtime {
         {
             self.gpu_ms = Some(gpu);
         }
+        if let Some(t) = &mut self.telemetry {
+            t.record(interval, &record, &self.driver.timings);
+        }
         let (Some(interval), true) = (interval, self.governed) else {
             return Ok(None);
         };
@@ -304,7 +309,7 @@ impl Runtime {
     pub fn resize(&mut self, css_width: f32, css_height: f32, dpr: f32) {
         let ok = |v: f32, max: f32| {
             if v.is_finite() {
-                v.clamp(1.0, max)
+                v.max(1.0).min(max)
             } else {
                 1.0
             }
@@ -415,7 +420,7 @@ impl Runtime {
         let last = t.records().last().copied().unwrap_or_default();
         let mut o = json::Object::new();
         o.str("mode", mode.name())
-            .str("thread", &self.thread)
+            .str("thread", self.thread.as_str())
             .str("adapter", &adapter)
             .boolean("software", software)
             .str("preset", preset.name())
@@ -449,50 +454,80 @@ impl Runtime {
         o.finish()
     }
 
-    /// The frame-timing part of a telemetry `frames` message (see
-    /// `server/PROTOCOL.md`) for the frames since the last call, or `None` if there
-    /// were none. The loader adds release, session, load times and vitals.
-    #[wasm_bindgen(js_name = telemetryBatch)]
-    pub fn telemetry_batch(&mut self) -> Option<String> {
-        if self.frame_intervals.is_empty() && self.steps.is_empty() {
-            return None;
+    /// Every finished telemetry batch (`frames` messages, see `server/PROTOCOL.md`),
+    /// oldest first, one JSON text per line; `None` when there is nothing to send. The
+    /// page's queue delivers them as they are.
+    #[wasm_bindgen(js_name = telemetryBatches)]
+    pub fn telemetry_batches(&mut self) -> Option<String> {
+        self.telemetry.as_mut()?.take_json()
+    }
+
+    /// An error the page saw (`kind`: `panic`, `device_lost`, `backend_fallback`,
+    /// `shader`, `asset` or `other`); it goes out with the next batch. `false` when it
+    /// could not be kept (no telemetry, or too many waiting).
+    #[wasm_bindgen(js_name = addError)]
+    pub fn add_error(&mut self, kind: &str, message: &str) -> bool {
+        self.telemetry
+            .as_mut()
+            .is_some_and(|t| t.add_error(kind, message))
+    }
+
+    /// Batches the page's queue had to drop: reported in the next batch.
+    #[wasm_bindgen(js_name = addDroppedBatches)]
+    pub fn add_dropped_batches(&mut self, n: u32) {
+        if let Some(t) = &mut self.telemetry {
+            t.batch_mut().add_dropped_batches(n);
         }
-        let intervals = std::mem::take(&mut self.frame_intervals);
-        let dropped = std::mem::take(&mut self.dropped_frames);
-        let steps = std::mem::take(&mut self.steps);
-        let backend = self.driver.backend();
-        let mode = backend.mode();
-        let adapter = backend.adapter().to_owned();
-        let preset = self.driver.preset();
-        let mut phases = json::Object::new();
-        // The phases the server's protocol knows today (the protocol crate of issue 11
-        // adds bucket, the thread and the governor's steps).
-        for phase in [
-            Phase::Update,
-            Phase::Cull,
-            Phase::Lod,
-            Phase::Upload,
-            Phase::Encode,
-            Phase::Submit,
-        ] {
-            phases.num(phase.name(), f64::from(self.phase(phase).p50));
+    }
+
+    /// The memory in use now, bytes: wasm linear memory plus the JS heap.
+    #[wasm_bindgen(js_name = setMemory)]
+    pub fn set_memory(&mut self, bytes: f64) {
+        if let Some(t) = &mut self.telemetry
+            && bytes.is_finite()
+            && bytes >= 0.0
+        {
+            t.batch_mut().set_memory(bytes as u64);
         }
-        let t = &mut self.driver.timings;
-        let gpu = t.gpu();
-        let last = t.records().last().copied().unwrap_or_default();
-        let _ = steps;
-        if intervals.is_empty() {
-            return None;
+    }
+
+    /// Load timings, ms since navigation start (each optional): sent once, and again
+    /// only when one changes.
+    #[wasm_bindgen(js_name = setLoad)]
+    pub fn set_load(
+        &mut self,
+        fetch: Option<f64>,
+        compile: Option<f64>,
+        init: Option<f64>,
+        first_frame: Option<f64>,
+    ) {
+        if let Some(t) = &mut self.telemetry {
+            t.batch_mut().set_load(LoadTimes {
+                fetch: fetch.map(|v| v as f32),
+                compile: compile.map(|v| v as f32),
+                init: init.map(|v| v as f32),
+                first_frame: first_frame.map(|v| v as f32),
+            });
         }
-        let mut o = json::Object::new();
-        o.str("mode", mode.name())
-            .str("preset", preset.name())
-            .str("adapter", &adapter)
-            .nums("frame_ms", &intervals)
-            .raw("cpu_ms", &phases.finish())
-            .opt("gpu_ms", (gpu.count > 0).then_some(f64::from(gpu.p50)))
-            .num("dropped_frames", f64::from(dropped))
-            .num("draw_calls", f64::from(last.draw_calls));
-        Some(o.finish())
+    }
+
+    /// Web vitals (LCP, INP and TTFB in ms, CLS unitless; each optional): sent once,
+    /// and again only when one changes.
+    #[wasm_bindgen(js_name = setVitals)]
+    pub fn set_vitals(
+        &mut self,
+        lcp_ms: Option<f64>,
+        inp_ms: Option<f64>,
+        cls: Option<f64>,
+        ttfb_ms: Option<f64>,
+    ) {
+        if let Some(t) = &mut self.telemetry {
+            t.batch_mut().set_vitals(Vitals {
+                lcp_ms: lcp_ms.map(|v| v as f32),
+                inp_ms: inp_ms.map(|v| v as f32),
+                cls: cls.map(|v| v as f32),
+                ttfb_ms: ttfb_ms.map(|v| v as f32),
+            });
+        }
     }
 }
