@@ -661,3 +661,19 @@ fn the_site_encoding_keeps_meshes_exact_and_the_atlas_close() {
         "the encoding is not smaller"
     );
 }
+
+/// The atlas rectangle of an error reads as numbers, written without core's float
+/// formatting (kept out of the browser bundles).
+#[test]
+fn a_bad_atlas_rectangle_reads_in_the_error() {
+    let e = PackError::BadAtlasRect {
+        material: 3,
+        rect: pack::UnitRect([0.25, -0.000_04, 1.5, f32::NAN]),
+    };
+    assert_eq!(
+        e.to_string(),
+        "material 3 has atlas rectangle [0.2500, 0.0000, 1.5000, NaN], not inside the unit square"
+    );
+    let big = pack::UnitRect([-2.0e12, 0.0, 1.0, -0.5]).to_string();
+    assert_eq!(big, "[-huge, 0.0000, 1.0000, -0.5000]");
+}

@@ -160,6 +160,41 @@ pub fn load(bytes: &[u8]) -> Result<ScenePack, PackError> {
     parse(bytes).map(|view| view.to_pack())
 }
 
+/// An atlas rectangle `[u0, v0, u1, v1]` in an error message, each side written with
+/// four decimals by integer arithmetic: `{:?}` of an `f32` would pull core's float
+/// formatting (about 8 KB gzip) into every browser bundle, for one error message.
+/// Its `Debug` is its `Display`, for the same reason.
+#[derive(Clone, Copy, PartialEq)]
+pub struct UnitRect(pub [f32; 4]);
+
+impl std::fmt::Debug for UnitRect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::fmt::Display for UnitRect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[")?;
+        for (i, v) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            if v.is_nan() {
+                f.write_str("NaN")?;
+            } else if v.abs() > 1e9 {
+                f.write_str(if *v > 0.0 { "huge" } else { "-huge" })?;
+            } else {
+                let scaled = (f64::from(*v) * 1e4).round() as i64;
+                let sign = if scaled < 0 { "-" } else { "" };
+                let a = scaled.unsigned_abs();
+                write!(f, "{sign}{}.{:04}", a / 10_000, a % 10_000)?;
+            }
+        }
+        f.write_str("]")
+    }
+}
+
 /// Why a pack was rejected.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum PackError {
@@ -414,12 +449,12 @@ pub enum PackError {
         pages: u64,
     },
     /// A material's atlas rectangle is not within 0..1 with u0 ≤ u1 and v0 ≤ v1.
-    #[error("material {material} has atlas rectangle {rect:?}, not inside the unit square")]
+    #[error("material {material} has atlas rectangle {rect}, not inside the unit square")]
     BadAtlasRect {
         /// Material index.
         material: usize,
         /// The rectangle.
-        rect: [f32; 4],
+        rect: UnitRect,
     },
     /// A page's size is zero or larger than [`read::MAX_PAGE_SIZE`].
     #[error("atlas page {page} is {width}x{height}; sides must be 1..={max}", max = read::MAX_PAGE_SIZE)]

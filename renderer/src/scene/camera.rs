@@ -117,7 +117,11 @@ impl OrbitCamera {
     /// Zooms by a factor (< 1 moves closer), e.g. from a wheel or pinch.
     pub fn zoom(&mut self, factor: f32) {
         if factor.is_finite() && factor > 0.0 {
-            self.distance = (self.distance * factor).clamp(self.min_distance, self.max_distance);
+            // max/min, not `clamp`: its panic message for bad bounds would bring core's
+            // float formatting into the browser bundles (about 8 KB gzip).
+            self.distance = (self.distance * factor)
+                .max(self.min_distance)
+                .min(self.max_distance);
         }
     }
 

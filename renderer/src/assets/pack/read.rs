@@ -396,7 +396,7 @@ fn check_materials(view: &PackView<'_>) -> Result<(), PackError> {
         if !(unit(u0) && unit(v0) && unit(u1) && unit(v1) && u0 <= u1 && v0 <= v1) {
             return Err(PackError::BadAtlasRect {
                 material,
-                rect: m.atlas_rect,
+                rect: super::UnitRect(m.atlas_rect),
             });
         }
         if !(finite(&m.tint) && m.emissive.is_finite() && m.emissive >= 0.0) {
