@@ -1,103 +1,183 @@
-//! The Canvas-2D fallback: the same planner (culling, LOD choice) as the GPU path,
-//! its plan turned into depth-sorted sprites ([`candlefish_renderer::backend::canvas`]) and
-//! drawn with `CanvasRenderingContext2d`, faded into the water by fog.
+//! The Canvas-2D fallback: the same planner (culling, LOD choice) as the GPU path, its
+//! plan turned into depth-sorted sprites and then into `drawImage` calls of a sprite
+//! sheet baked from the scene's own meshes and atlas, lit and fogged as the GPU path
+//! is ([`candlefish_renderer::backend::canvas`]). This file only uploads the sheet and
+//! issues the calls with `CanvasRenderingContext2d`.
 
-use candlefish_renderer::backend::canvas::{Sprite, plan_sprites};
+use candlefish_renderer::backend::canvas::sheet::SheetBaker;
+use candlefish_renderer::backend::canvas::{
+    SpriteDraw, SpriteSheet, plan_draws, plan_sprites, water_stops,
+};
 use candlefish_renderer::frame::lap;
 use candlefish_renderer::frame::timings::{FrameRecord, Phase, RenderMode};
-use candlefish_renderer::scene::mesh::MeshKind;
-use candlefish_renderer::{Backend, BackendError, FrameContext, FramePlan, Scene};
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::CanvasRenderingContext2d;
+use candlefish_renderer::{Backend, BackendError, Camera, FrameContext, FramePlan, Scene};
+use wasm_bindgen::{Clamped, JsCast, JsValue};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageBitmap, ImageData};
 
-use super::canvas::Canvas;
-use web_time::Instant;
+use super::canvas::{Canvas, describe};
+use web_time::{Duration, Instant};
 
-/// Colours of a material, as CSS strings.
-struct MaterialColours {
-    body: String,
-    back: String,
+/// Stops of the water gradient (see [`water_stops`]).
+const WATER_STOPS: usize = 9;
+/// While the camera keeps turning, a new sheet is started at most this often.
+const REBAKE_INTERVAL: Duration = Duration::from_millis(500);
+/// Time a frame spends on baking the next sheet: pieces are baked until it is spent
+/// (at least one a frame).
+const BAKE_BUDGET: Duration = Duration::from_millis(2);
+
+/// The sheet as something `drawImage` takes.
+enum SheetImage {
+    /// An `ImageBitmap` from an `OffscreenCanvas` (in a Worker, and in most browsers'
+    /// main threads).
+    Bitmap(ImageBitmap),
+    /// A `<canvas>` element, where there is no `OffscreenCanvas`.
+    Element(HtmlCanvasElement),
+}
+
+impl SheetImage {
+    /// Puts `sheet`'s pixels into an image the canvas can draw from.
+    fn upload(sheet: &SpriteSheet) -> Result<Self, String> {
+        let data = ImageData::new_with_u8_clamped_array_and_sh(
+            Clamped(&sheet.pixels),
+            sheet.width,
+            sheet.height,
+        )
+        .map_err(|e| format!("the sprite sheet cannot be made: {}", describe(&e)))?;
+        match web_sys::OffscreenCanvas::new(sheet.width, sheet.height) {
+            Ok(offscreen) => {
+                let canvas = Canvas::Offscreen(offscreen.clone());
+                context_2d(&canvas)?
+                    .put_image_data(&data, 0.0, 0.0)
+                    .map_err(|e| format!("the sprite sheet cannot be drawn: {}", describe(&e)))?;
+                offscreen
+                    .transfer_to_image_bitmap()
+                    .map(Self::Bitmap)
+                    .map_err(|e| format!("the sprite sheet cannot be kept: {}", describe(&e)))
+            }
+            // No OffscreenCanvas: the runtime runs on the main thread, with a document.
+            Err(_) => {
+                let element = web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.create_element("canvas").ok())
+                    .and_then(|e| e.dyn_into::<HtmlCanvasElement>().ok())
+                    .ok_or("neither OffscreenCanvas nor a document to draw the sprite sheet")?;
+                element.set_width(sheet.width);
+                element.set_height(sheet.height);
+                let canvas = Canvas::Element(element.clone());
+                context_2d(&canvas)?
+                    .put_image_data(&data, 0.0, 0.0)
+                    .map_err(|e| format!("the sprite sheet cannot be drawn: {}", describe(&e)))?;
+                Ok(Self::Element(element))
+            }
+        }
+    }
+
+    fn draw(&self, ctx: &CanvasRenderingContext2d, d: &SpriteDraw) -> Result<(), JsValue> {
+        let [sx, sy, sw, sh] = d.src.map(f64::from);
+        let [dx, dy, dw, dh] = d.dst.map(f64::from);
+        match self {
+            Self::Bitmap(b) => ctx
+                .draw_image_with_image_bitmap_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+                    b, sx, sy, sw, sh, dx, dy, dw, dh,
+                ),
+            Self::Element(c) => ctx
+                .draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+                    c, sx, sy, sw, sh, dx, dy, dw, dh,
+                ),
+        }
+    }
+}
+
+/// A canvas's 2D context. An `OffscreenCanvas` gives an
+/// `OffscreenCanvasRenderingContext2D`, which has every method used here under the
+/// same names; web-sys binds them structurally (by name), so the element's type serves
+/// for both.
+fn context_2d(canvas: &Canvas) -> Result<CanvasRenderingContext2d, String> {
+    Ok(canvas
+        .context("2d", &JsValue::UNDEFINED)?
+        .unchecked_into::<CanvasRenderingContext2d>())
+}
+
+/// The baked sheet and its uploaded image.
+struct Sheet {
+    sheet: SpriteSheet,
+    image: SheetImage,
+    baked_at: Instant,
 }
 
 /// Canvas 2D drawing of the scene.
 pub struct CanvasBackend {
     ctx: CanvasRenderingContext2d,
     canvas: Canvas,
-    sprites: Vec<Sprite>,
-    colours: Vec<MaterialColours>,
-    water: [String; 2],
+    sprites: Vec<candlefish_renderer::backend::canvas::Sprite>,
+    draws: Vec<SpriteDraw>,
+    sheet: Option<Sheet>,
+    /// The next sheet, being baked a piece per frame while the current one is drawn.
+    baker: Option<SheetBaker>,
+    water: Vec<(f32, String)>,
     /// The water gradient for the current canvas height (rebuilt only on resize).
     gradient: Option<(u32, web_sys::CanvasGradient)>,
 }
 
-fn css(rgb: [f32; 3], scale: f32) -> String {
-    let enc = |c: f32| ((c * scale).clamp(0.0, 1.0).powf(1.0 / 2.2) * 255.0).round() as u8;
-    format!("rgb({},{},{})", enc(rgb[0]), enc(rgb[1]), enc(rgb[2]))
-}
-
-/// Mean linear colour of a material's atlas rectangle (level 0).
-fn mean_colour(scene: &Scene, material: usize) -> [f32; 3] {
-    let Some(m) = scene.materials.get(material) else {
-        return [0.5; 3];
-    };
-    let Some(page) = scene
-        .atlas
-        .get(m.atlas_page as usize)
-        .and_then(|p| p.mips.first())
-    else {
-        return [0.5; 3];
-    };
-    let (w, h) = (page.width as f32, page.height as f32);
-    let [u0, v0, u1, v1] = m.atlas_rect;
-    let (x0, x1) = ((u0 * w) as u32, ((u1 * w) as u32).min(page.width));
-    let (y0, y1) = ((v0 * h) as u32, ((v1 * h) as u32).min(page.height));
-    let mut sum = [0.0f64; 3];
-    let mut n = 0u32;
-    // Every fourth texel each way is plenty for a mean.
-    for y in (y0..y1).step_by(4) {
-        for x in (x0..x1).step_by(4) {
-            let p = page.get(x, y);
-            for c in 0..3 {
-                sum[c] += f64::from((f32::from(p[c]) / 255.0).powf(2.2));
-            }
-            n += 1;
-        }
-    }
-    if n == 0 {
-        return [0.5; 3];
-    }
-    let tint = m.tint;
-    [0, 1, 2].map(|c| (sum[c] / f64::from(n)) as f32 * tint[c])
-}
-
 impl CanvasBackend {
-    /// Takes `canvas`'s 2D context.
+    /// Takes `canvas`'s 2D context. The sprite sheet is baked at the first frame,
+    /// when the camera is known.
     pub fn new(canvas: Canvas, scene: &Scene) -> Result<Self, String> {
-        let ctx = canvas.context("2d", &JsValue::UNDEFINED)?;
-        // An OffscreenCanvas gives an OffscreenCanvasRenderingContext2D, which has every
-        // method used here under the same names; web-sys binds them structurally (by
-        // name), so the element's type serves for both.
-        let ctx = ctx.unchecked_into::<CanvasRenderingContext2d>();
-        let colours = (0..scene.materials.len())
-            .map(|i| {
-                let c = mean_colour(scene, i);
-                MaterialColours {
-                    body: css(c, 2.2),
-                    back: css(c, 1.1),
-                }
-            })
+        let ctx = context_2d(&canvas)?;
+        let water = water_stops(&scene.environment, WATER_STOPS)
+            .into_iter()
+            .map(|(t, [r, g, b])| (t, format!("rgb({r},{g},{b})")))
             .collect();
-        let fog = scene.environment.fog_color;
-        // Matches `water()` in shaders/scene.wgsl: 0.6 at the bottom, 2.2 at the top.
-        let water = [css(fog, 2.2), css(fog, 0.6)];
         Ok(Self {
             ctx,
             canvas,
             sprites: Vec::new(),
-            colours,
+            draws: Vec::new(),
+            sheet: None,
+            baker: None,
             water,
             gradient: None,
         })
+    }
+
+    /// Bakes the sheet at once when there is none. When the camera has turned far
+    /// enough to change the lighting (at most every [`REBAKE_INTERVAL`]) a new sheet is
+    /// baked over the next frames, within [`BAKE_BUDGET`] each, and replaces the old
+    /// one when done.
+    fn prepare_sheet(&mut self, scene: &Scene, camera: &Camera) -> Result<(), BackendError> {
+        let start = Instant::now();
+        if self.sheet.is_none() {
+            return self.install(SpriteSheet::bake(scene, camera));
+        }
+        if self.baker.is_none()
+            && self
+                .sheet
+                .as_ref()
+                .is_some_and(|s| s.baked_at.elapsed() >= REBAKE_INTERVAL && s.sheet.stale(camera))
+        {
+            self.baker = Some(SheetBaker::new(scene, camera));
+        }
+        let Some(baker) = &mut self.baker else {
+            return Ok(());
+        };
+        while !baker.step(scene) && start.elapsed() < BAKE_BUDGET {}
+        if baker.done()
+            && let Some(baker) = self.baker.take()
+        {
+            return self.install(baker.finish());
+        }
+        Ok(())
+    }
+
+    /// Uploads `sheet` and draws with it from now on.
+    fn install(&mut self, sheet: SpriteSheet) -> Result<(), BackendError> {
+        let image = SheetImage::upload(&sheet).map_err(BackendError::Draw)?;
+        self.sheet = Some(Sheet {
+            sheet,
+            image,
+            baked_at: Instant::now(),
+        });
+        Ok(())
     }
 }
 
@@ -118,7 +198,8 @@ impl Backend for CanvasBackend {
         self.canvas.set_size(width, height);
     }
 
-    /// Sprite planning counts as the upload phase, drawing as the encode phase.
+    /// Baking the sheet and planning the draws count as the upload phase, drawing as
+    /// the encode phase.
     fn execute(
         &mut self,
         plan: &FramePlan,
@@ -127,6 +208,10 @@ impl Backend for CanvasBackend {
     ) -> Result<(), BackendError> {
         let (w, h) = self.size();
         let t = Instant::now();
+        self.prepare_sheet(frame.scene, frame.camera)?;
+        let Some(sheet) = &self.sheet else {
+            return Ok(());
+        };
         plan_sprites(
             plan,
             &frame.scene.meshes,
@@ -135,6 +220,14 @@ impl Backend for CanvasBackend {
             (w, h),
             &mut self.sprites,
         );
+        plan_draws(
+            &self.sprites,
+            &sheet.sheet,
+            &frame.scene.environment,
+            (w, h),
+            frame.time,
+            &mut self.draws,
+        );
         let t = lap(t, record, Phase::Upload);
         if self
             .gradient
@@ -142,142 +235,53 @@ impl Backend for CanvasBackend {
             .is_none_or(|(height, _)| *height != h)
         {
             let g = self.ctx.create_linear_gradient(0.0, 0.0, 0.0, f64::from(h));
-            g.add_color_stop(0.0, &self.water[0])
-                .and_then(|()| g.add_color_stop(1.0, &self.water[1]))
-                .map_err(|_| BackendError::Draw("building the water gradient failed".to_owned()))?;
+            for (offset, colour) in &self.water {
+                g.add_color_stop(*offset, colour).map_err(|_| {
+                    BackendError::Draw("building the water gradient failed".to_owned())
+                })?;
+            }
             self.gradient = Some((h, g));
         }
-        self.draw(frame.time, f64::from(w), f64::from(h))
-            .map_err(|_| BackendError::Draw("drawing on the 2D canvas failed".to_owned()))?;
+        self.draw(f64::from(w), f64::from(h)).map_err(|e| {
+            BackendError::Draw(format!("drawing on the 2D canvas failed: {}", describe(&e)))
+        })?;
         lap(t, record, Phase::Encode);
         Ok(())
     }
 }
 
 impl CanvasBackend {
-    fn draw(&self, time: f32, w: f64, h: f64) -> Result<(), wasm_bindgen::JsValue> {
+    fn draw(&self, w: f64, h: f64) -> Result<(), JsValue> {
         let ctx = &self.ctx;
         ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0)?;
         ctx.set_global_alpha(1.0);
+        ctx.set_global_composite_operation("source-over")?;
         match &self.gradient {
             Some((_, gradient)) => ctx.set_fill_style_canvas_gradient(gradient),
-            None => ctx.set_fill_style_str(&self.water[1]),
+            None => ctx.set_fill_style_str(self.water.last().map_or("#000", |(_, c)| c)),
         }
         ctx.fill_rect(0.0, 0.0, w, h);
-        for s in &self.sprites {
-            let ppu = f64::from(s.pixels_per_unit);
-            // Skip what would be smaller than a tenth of a pixel, or past the edges.
-            if ppu < 0.05 || s.x < -ppu as f32 * 2.0 - 50.0 || s.x > w as f32 + 50.0 {
-                continue;
+        let Some(sheet) = &self.sheet else {
+            return Ok(());
+        };
+        let mut additive = false;
+        for d in &self.draws {
+            if d.additive != additive {
+                additive = d.additive;
+                ctx.set_global_composite_operation(if additive {
+                    "lighter"
+                } else {
+                    "source-over"
+                })?;
             }
-            ctx.set_global_alpha(f64::from(s.opacity));
-            let colours = self.colours.get(usize::from(s.material));
-            let body = colours.map_or("#889", |c| c.body.as_str());
-            let back = colours.map_or("#556", |c| c.back.as_str());
-            match s.kind {
-                MeshKind::Fish => self.draw_fish(s, body, back, time)?,
-                MeshKind::Rock => {
-                    ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0)?;
-                    ctx.set_fill_style_str(body);
-                    ctx.begin_path();
-                    ctx.ellipse(
-                        f64::from(s.x),
-                        f64::from(s.y) - 0.25 * ppu,
-                        0.55 * ppu,
-                        0.32 * ppu,
-                        0.0,
-                        0.0,
-                        std::f64::consts::TAU,
-                    )?;
-                    ctx.fill();
-                }
-                MeshKind::Kelp => {
-                    ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0)?;
-                    let sway = f64::from((time * 0.7 + s.phase * std::f32::consts::TAU).sin())
-                        * 0.14
-                        * ppu;
-                    let (x, y) = (f64::from(s.x), f64::from(s.y));
-                    ctx.set_stroke_style_str(body);
-                    ctx.set_line_width((0.09 * ppu).max(1.0));
-                    ctx.begin_path();
-                    ctx.move_to(x, y);
-                    ctx.quadratic_curve_to(x - sway * 0.3, y - 0.5 * ppu, x + sway, y - ppu);
-                    ctx.stroke();
-                }
-                MeshKind::Snow => {
-                    ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0)?;
-                    ctx.set_fill_style_str("#cfe8f0");
-                    let size = ppu.clamp(1.0, 4.0);
-                    ctx.fill_rect(
-                        f64::from(s.x) - size / 2.0,
-                        f64::from(s.y) - size / 2.0,
-                        size,
-                        size,
-                    );
-                }
-            }
+            ctx.set_global_alpha(f64::from(d.alpha));
+            let [a, b, c, e, f, g] = d.transform.map(f64::from);
+            ctx.set_transform(a, b, c, e, f, g)?;
+            sheet.image.draw(ctx, d)?;
         }
+        ctx.set_global_composite_operation("source-over")?;
         ctx.set_global_alpha(1.0);
         ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0)?;
-        Ok(())
-    }
-
-    /// A fish seen from the side: body, forked tail, darker back and (at the finest
-    /// tiers, when large enough) glowing photophores.
-    fn draw_fish(
-        &self,
-        s: &Sprite,
-        body: &str,
-        back: &str,
-        time: f32,
-    ) -> Result<(), wasm_bindgen::JsValue> {
-        let ctx = &self.ctx;
-        let ppu = f64::from(s.pixels_per_unit);
-        let len = 0.5 * ppu * f64::from(s.side.max(0.3));
-        let height = 0.11 * ppu;
-        let (sin, cos) = f64::from(s.angle).sin_cos();
-        // Mirror swimmers heading left so their belly stays down.
-        if cos >= 0.0 {
-            ctx.set_transform(cos, sin, -sin, cos, f64::from(s.x), f64::from(s.y))?;
-        } else {
-            ctx.set_transform(cos, sin, sin, -cos, f64::from(s.x), f64::from(s.y))?;
-        }
-        ctx.set_fill_style_str(body);
-        ctx.begin_path();
-        ctx.ellipse(0.0, 0.0, len, height, 0.0, 0.0, std::f64::consts::TAU)?;
-        ctx.fill();
-        if s.tier >= 2 || len < 3.0 {
-            return Ok(());
-        }
-        // Tail, beating.
-        let beat = f64::from((time * 9.0 + s.phase * std::f32::consts::TAU).sin()) * 0.15 * height;
-        ctx.begin_path();
-        ctx.move_to(-0.85 * len, 0.0);
-        ctx.line_to(-1.25 * len, -1.2 * height + beat);
-        ctx.line_to(-1.1 * len, beat);
-        ctx.line_to(-1.25 * len, 1.2 * height + beat);
-        ctx.close_path();
-        ctx.fill();
-        ctx.set_fill_style_str(back);
-        ctx.begin_path();
-        ctx.ellipse(
-            0.05 * len,
-            -0.35 * height,
-            0.8 * len,
-            0.45 * height,
-            0.0,
-            std::f64::consts::PI,
-            std::f64::consts::TAU,
-        )?;
-        ctx.fill();
-        if s.tier == 0 && len > 12.0 {
-            ctx.set_fill_style_str("#5fe0ff");
-            let r = (0.08 * height).max(0.8);
-            for k in 0..6 {
-                let x = len * (0.45 - 0.15 * f64::from(k));
-                ctx.fill_rect(x - r, 0.5 * height - r, 2.0 * r, 2.0 * r);
-            }
-        }
         Ok(())
     }
 }
