@@ -644,12 +644,13 @@ const telemetry = (() => {
   const EVERY_MS = 1000;
   // Batches held, queued or unacknowledged (two minutes of batches).
   const MAX_HELD = 120;
-  // The protocol's caps (protocol/src/limits.rs): errors per message, characters per
-  // error message, and errors kept waiting.
+  // The protocol's caps (protocol/src/limits.rs; protocol/tests/loader_limits.rs checks
+  // that these match): errors per message, characters per error message, the dropped
+  // count. Errors kept waiting for a runtime are the page's own cap.
   const MAX_ERRORS = 16;
   const MAX_ERROR_CHARS = 512;
-  const MAX_PENDING_ERRORS = 64;
   const MAX_DROPPED_BATCHES = 1000000;
+  const MAX_PENDING_ERRORS = 64;
   // Until the `welcome` says otherwise: the server's defaults.
   const DEFAULT_RATE = 10;
   const DEFAULT_BURST = 20;
