@@ -6,7 +6,7 @@
 //   cargo xtask dist && cargo build -p candlefish-server
 //   cargo run --release -p candlefish-benches --bin peer-data
 //   (cd benches/peers && npm ci)
-//   node benches/peers/browser-bench.mjs [--fish 3000,30000,100000] [--frames 30,12,8]
+//   node benches/peers/browser-bench.mjs [--fish 3000,30000,100000] [--frames 30,16,10]
 //     [--warmup 10,3,3] [--width 480 --height 270] [--msaa off,on] [--site www/dist]
 //     [--json target/peer-data/browser-results.json]
 //
@@ -27,7 +27,12 @@
 //   kept in the JSON as `ring_cpu_ms` for comparison). three.js: motion + per-instance
 //   cull/LOD/matrix writes + renderer.render(), timed by the page.
 // - frame interval: between consecutive animation frames (ours in its Worker, three's
-//   on the main thread); with SwiftShader it is mostly the CPU rasteriser's time.
+//   on the main thread); with SwiftShader it is mostly the CPU rasteriser's time. The
+//   mean is the throughput: frames can queue behind the rasteriser (several short
+//   intervals, then a long stall), which makes the median of a few frames misleading.
+// - three.js's CPU/frame split: the script before renderer.render() (motion, cull, LOD,
+//   matrix writes) and render() itself, where a WebGL call that waits for the GPU (a
+//   buffer upload behind a frame still being rasterised) shows up.
 // - draw calls, triangles (means over the measured frames; ours from the stats
 //   snapshots the page receives every 250 ms, so a sample of the frames at small sizes).
 // Our side runs with ?governor=off so the frame governor keeps the preset's rung.
@@ -54,7 +59,7 @@ const perSize = (s) => {
   const v = list(s).map(Number);
   return fishSizes.map((_, i) => v[Math.min(i, v.length - 1)]);
 };
-const framesBySize = perSize(arg('frames', '30,12,8'));
+const framesBySize = perSize(arg('frames', '30,16,10'));
 const warmupBySize = perSize(arg('warmup', '10,3,3'));
 const width = Number(arg('width', 480));
 const height = Number(arg('height', 270));
@@ -75,12 +80,12 @@ const PAIRS = {
   on: { preset: 'quality', antialias: true },
 };
 
+const mean = (a) => a.reduce((s, x) => s + x, 0) / Math.max(a.length, 1);
 function percentiles(values) {
   const v = [...values].sort((a, b) => a - b);
   const rank = (p) => v[Math.min(v.length, Math.max(1, Math.ceil(p * v.length))) - 1];
-  return { p50: rank(0.5), p95: rank(0.95), p99: rank(0.99), max: v[v.length - 1], n: v.length };
+  return { p50: rank(0.5), p95: rank(0.95), p99: rank(0.99), max: v[v.length - 1], mean: mean(v), n: v.length };
 }
-const mean = (a) => a.reduce((s, x) => s + x, 0) / Math.max(a.length, 1);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const load = () => loadavg().map((x) => Number(x.toFixed(2)));
 
@@ -221,6 +226,7 @@ async function runThree(browser, base, fish, pair, mode, warmup, frames, pixelRa
     warmup_frames: warmup,
     frames: r.frames,
     cpu_ms: r.cpu_ms,
+    script_ms: r.script_ms,
     render_ms: r.render_ms,
     frame_interval_ms: r.frame_interval_ms,
     draw_calls: r.draw_calls_mean,
@@ -234,17 +240,17 @@ async function runThree(browser, base, fish, pair, mode, warmup, frames, pixelRa
 function markdown(rows) {
   const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
   const out = [
-    '| fish | preset, MSAA (samples) | runtime | CPU/frame p50 | CPU/frame p95 | of which render() p50 | frame interval p50 | draw calls | triangles | drawing buffer | three.js ÷ ours, CPU p50 | three.js ÷ ours, interval p50 |',
+    '| fish | preset, MSAA (samples) | runtime | CPU/frame p50 | CPU/frame p95 | three.js: before render() / render() p50 | frame interval p50 / mean | draw calls | triangles | drawing buffer | three.js ÷ ours, CPU p50 | three.js ÷ ours, interval mean |',
     '|---:|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|',
   ];
   for (const r of rows) {
     const ours = rows.find((o) => o.side === 'ours' && o.fish === r.fish && o.preset === r.preset);
     const mine = r.side === 'ours';
     const cpuRatio = !mine && ours ? `${fmt(r.cpu_ms.p50 / ours.cpu_ms.p50)}x` : '';
-    const intRatio = !mine && ours ? `${fmt(r.frame_interval_ms.p50 / ours.frame_interval_ms.p50)}x` : '';
+    const intRatio = !mine && ours ? `${fmt(r.frame_interval_ms.mean / ours.frame_interval_ms.mean)}x` : '';
     const msaa = `${r.preset}, ${r.msaa_samples > 1 ? 'on' : 'off'} (${r.msaa_samples})`;
     out.push(
-      `| ${r.fish.toLocaleString('en')} | ${msaa} | ${r.runtime} | ${fmt(r.cpu_ms.p50)} ms | ${fmt(r.cpu_ms.p95)} ms | ${r.render_ms ? `${fmt(r.render_ms.p50)} ms` : ''} | ${fmt(r.frame_interval_ms.p50, 0)} ms | ${fmt(r.draw_calls, 1)} | ${(r.triangles / 1e6).toFixed(2)} M | ${r.size.join('x')} | ${cpuRatio} | ${intRatio} |`,
+      `| ${r.fish.toLocaleString('en')} | ${msaa} | ${r.runtime} | ${fmt(r.cpu_ms.p50)} ms | ${fmt(r.cpu_ms.p95)} ms | ${r.render_ms ? `${fmt(r.script_ms.p50)} / ${fmt(r.render_ms.p50)} ms` : ''} | ${fmt(r.frame_interval_ms.p50, 0)} / ${fmt(r.frame_interval_ms.mean, 0)} ms | ${fmt(r.draw_calls, 1)} | ${(r.triangles / 1e6).toFixed(2)} M | ${r.size.join('x')} | ${cpuRatio} | ${intRatio} |`,
     );
   }
   return out.join('\n');

@@ -159,12 +159,13 @@ if (mode === 'batched') {
   };
 }
 
-const cpuMs = [], renderMs = [], intervalMs = [], drawCalls = [], triangles = [];
+const cpuMs = [], scriptMs = [], renderMs = [], intervalMs = [], drawCalls = [], triangles = [];
 let frame = 0, last = 0;
 function percentiles(values) {
   const v = [...values].sort((a, b) => a - b);
   const rank = (p) => v[Math.min(v.length, Math.max(1, Math.ceil(p * v.length))) - 1];
-  return { p50: rank(0.5), p95: rank(0.95), p99: rank(0.99), max: v[v.length - 1] };
+  const mean = v.reduce((s, x) => s + x, 0) / Math.max(v.length, 1);
+  return { p50: rank(0.5), p95: rank(0.95), p99: rank(0.99), max: v[v.length - 1], mean, n: v.length };
 }
 
 function tick(now) {
@@ -185,6 +186,7 @@ function tick(now) {
     // render() alone: where WebGL calls wait for the GPU (a buffer upload behind a
     // frame still being rasterised), this is where the wait shows.
     renderMs.push(performance.now() - t1);
+    scriptMs.push(t1 - t0);
     if (last) intervalMs.push(now - last);
     drawCalls.push(renderer.info.render.calls);
     triangles.push(renderer.info.render.triangles);
@@ -199,7 +201,7 @@ function tick(now) {
     window.peerResults = {
       peer: `three.js r${THREE.REVISION}`, mode, counts, instances: inst.n, frames: cpuMs.length,
       size: [gl.drawingBufferWidth, gl.drawingBufferHeight], antialias, samples: gl.getParameter(gl.SAMPLES),
-      cpu_ms: percentiles(cpuMs), render_ms: percentiles(renderMs), frame_interval_ms: percentiles(intervalMs),
+      cpu_ms: percentiles(cpuMs), script_ms: percentiles(scriptMs), render_ms: percentiles(renderMs), frame_interval_ms: percentiles(intervalMs),
       draw_calls_mean: mean(drawCalls), triangles_mean: mean(triangles),
       cpu_ms_definition: 'motion update + per-instance cull/LOD/matrix writes + renderer.render(), per frame',
     };
