@@ -654,6 +654,12 @@ const telemetry = (() => {
   // Until the `welcome` says otherwise: the server's defaults.
   const DEFAULT_RATE = 10;
   const DEFAULT_BURST = 20;
+  // Pacing below the server's limit (as the native client, app/src/telemetry.rs): the
+  // server's bucket counts arrivals, which jitter; send at 90% of the rate and keep two
+  // of its tokens in reserve.
+  const RATE_MARGIN = 0.9;
+  const TOKEN_MARGIN = 2;
+  const bucket = () => Math.max(1, burst - TOKEN_MARGIN);
   const MAX_BACKOFF_MS = 30000;
   const OUTBOX = 'candlefish-telemetry-outbox';
   const OUTBOX_MAX = 32;
@@ -673,6 +679,7 @@ const telemetry = (() => {
   let burst = DEFAULT_BURST;
   let tokens = 0;
   let refilled = 0;
+  let welcomedAt = 0;
   let numbered = 0;
   let resumeAt = 0;
   let backoff = 500;
@@ -692,7 +699,7 @@ const telemetry = (() => {
   let heapBytes;
   // For the browser tests: what was sent, acknowledged, refused, dropped, and the
   // frames the acknowledged batches of this session carried.
-  const stats = { session, sent: 0, acked: 0, retried: 0, resent: 0, refused: 0, dropped: 0, beacons: 0, stored: 0, connects: 0, framesAcked: 0, seqsAcked: [] };
+  const stats = { session, sent: 0, acked: 0, retried: 0, resent: 0, refused: 0, dropped: 0, beacons: 0, stored: 0, connects: 0, framesAcked: 0, seqsAcked: [], refusals: [] };
 
   try {
     new PerformanceObserver((list) => {
@@ -813,8 +820,9 @@ const telemetry = (() => {
     if (n.type === 'welcome') {
       rate = n.msg_rate > 0 ? n.msg_rate : DEFAULT_RATE;
       burst = Math.max(1, Math.floor(n.msg_burst) || DEFAULT_BURST);
-      tokens = burst;
+      tokens = bucket();
       refilled = performance.now();
+      welcomedAt = refilled;
       ready = true;
       backoff = 500;
       stats.connects += 1;
@@ -834,6 +842,8 @@ const telemetry = (() => {
       if (n.reason === 'rate_limited') {
         // Refused for now: back to the front, after a pause.
         stats.retried += 1;
+        // What the page saw when the server refused (for the tests and for debugging).
+        if (stats.refusals.length < 16) stats.refusals.push({ n: n.n, retryAfterMs: n.retry_after_ms, sinceWelcomeMs: Math.round(performance.now() - welcomedAt), inFlight: inFlight.length, tokens: Math.round(tokens * 100) / 100, sent: numbered });
         queue.push(entry);
         sortQueue();
         resumeAt = Math.max(resumeAt, performance.now() + (n.retry_after_ms ?? 1000));
@@ -860,7 +870,7 @@ const telemetry = (() => {
       pumpTimer = setTimeout(pump, resumeAt - now);
       return;
     }
-    tokens = Math.min(burst, tokens + ((now - refilled) / 1000) * rate);
+    tokens = Math.min(bucket(), tokens + ((now - refilled) / 1000) * rate * RATE_MARGIN);
     refilled = now;
     while (queue.length && tokens >= 1 && inFlight.length < burst) {
       const entry = queue.shift();
@@ -870,7 +880,7 @@ const telemetry = (() => {
       stats.sent += 1;
     }
     // Waiting for a token (an acknowledgement calls again).
-    if (queue.length && inFlight.length < burst) pumpTimer = setTimeout(pump, ((1 - tokens) / rate) * 1000 + 1);
+    if (queue.length && inFlight.length < burst) pumpTimer = setTimeout(pump, ((1 - tokens) / (rate * RATE_MARGIN)) * 1000 + 1);
   }
 
   // Strings as the validator wants them: no control characters, no lone surrogate

@@ -34,6 +34,12 @@ use tungstenite::{Message, WebSocket};
 /// defaults).
 const DEFAULT_RATE: f64 = 10.0;
 const DEFAULT_BURST: u32 = 20;
+/// Pacing below the server's limit: its bucket counts arrivals, and messages that
+/// arrive closer together than they were sent (network and scheduling jitter) must not
+/// find it empty. The client sends at this fraction of the rate...
+const RATE_MARGIN: f64 = 0.9;
+/// ...and keeps this many of the server's tokens in reserve.
+const TOKEN_MARGIN: f64 = 2.0;
 
 /// Errors of the telemetry client.
 #[derive(Debug, thiserror::Error)]
@@ -270,8 +276,13 @@ struct Link {
 impl Link {
     fn refill(&mut self, now: Instant) {
         let dt = now.saturating_duration_since(self.refilled).as_secs_f64();
-        self.tokens = (self.tokens + dt * self.rate).min(f64::from(self.burst));
+        self.tokens = (self.tokens + dt * self.rate * RATE_MARGIN).min(self.bucket());
         self.refilled = now;
+    }
+
+    /// The client's bucket: the server's burst less the reserve, at least one.
+    fn bucket(&self) -> f64 {
+        (f64::from(self.burst) - TOKEN_MARGIN).max(1.0)
     }
 
     /// When the next token is there.
@@ -279,7 +290,7 @@ impl Link {
         if self.tokens >= 1.0 || self.rate <= 0.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64((1.0 - self.tokens) / self.rate)
+            Duration::from_secs_f64((1.0 - self.tokens) / (self.rate * RATE_MARGIN))
         }
     }
 }
@@ -577,7 +588,7 @@ impl Worker {
             in_flight: VecDeque::new(),
             rate,
             burst,
-            tokens: f64::from(burst),
+            tokens: (f64::from(burst) - TOKEN_MARGIN).max(1.0),
             refilled: Instant::now(),
         })
     }
