@@ -627,8 +627,8 @@ matchMedia('(prefers-reduced-motion: reduce)').addEventListener('change', (e) =>
 // what only the page knows (errors, dropped batches, the JS heap, load times, vitals),
 // and delivers them as the protocol's client-side queue says:
 // - every batch is kept until the server acknowledges it; at most `msg_burst` are
-//   unacknowledged, paced by a token bucket of `msg_burst` tokens at `msg_rate` (both
-//   from the `welcome` notice);
+//   unacknowledged, paced below `msg_burst` at `msg_rate` (both from the `welcome`
+//   notice), with the server's bucket bounded from the acknowledgements;
 // - `refused` with `rate_limited`: the batch goes back to the front and is sent again
 //   after `retry_after_ms`; any other refusal: dropped and counted;
 // - a lost connection: reconnect with capped exponential backoff and jitter (only while
@@ -654,12 +654,14 @@ const telemetry = (() => {
   // Until the `welcome` says otherwise: the server's defaults.
   const DEFAULT_RATE = 10;
   const DEFAULT_BURST = 20;
-  // Pacing below the server's limit (as the native client, app/src/telemetry.rs): the
-  // server's bucket counts arrivals, which jitter; send at 90% of the rate and keep two
-  // of its tokens in reserve.
+  // Pacing below the server's limit (as the native client, app/src/telemetry.rs). The
+  // server's limit is a GCRA bucket over the times it reads messages, which can be later
+  // and closer together than the sends; the page bounds it from the acknowledgements
+  // (`tat`), paces at 90% of the rate and keeps two of its tokens in reserve.
   const RATE_MARGIN = 0.9;
   const TOKEN_MARGIN = 2;
-  const bucket = () => Math.max(1, burst - TOKEN_MARGIN);
+  const interval = () => 1000 / (rate * RATE_MARGIN);
+  const tolerance = () => (Math.max(1, burst - TOKEN_MARGIN) - 1) * interval();
   const MAX_BACKOFF_MS = 30000;
   const OUTBOX = 'candlefish-telemetry-outbox';
   const OUTBOX_MAX = 32;
@@ -677,8 +679,10 @@ const telemetry = (() => {
   let ready = false;
   let rate = DEFAULT_RATE;
   let burst = DEFAULT_BURST;
-  let tokens = 0;
-  let refilled = 0;
+  // An upper bound of the server's theoretical arrival time for this connection: each
+  // acknowledged message counted when its acknowledgement arrived (the server read it
+  // before).
+  let tat = 0;
   let welcomedAt = 0;
   let numbered = 0;
   let resumeAt = 0;
@@ -820,15 +824,17 @@ const telemetry = (() => {
     if (n.type === 'welcome') {
       rate = n.msg_rate > 0 ? n.msg_rate : DEFAULT_RATE;
       burst = Math.max(1, Math.floor(n.msg_burst) || DEFAULT_BURST);
-      tokens = bucket();
-      refilled = performance.now();
-      welcomedAt = refilled;
+      // The server's bucket is full when the connection opens.
+      tat = performance.now();
+      welcomedAt = tat;
       ready = true;
       backoff = 500;
       stats.connects += 1;
     } else if (n.type === 'ack') {
+      const at = performance.now();
       while (inFlight.length && inFlight[0].n <= n.n) {
         const { entry } = inFlight.shift();
+        tat = Math.max(tat, at) + interval();
         stats.acked += 1;
         if (entry.session === session) {
           stats.framesAcked += entry.frames;
@@ -843,7 +849,7 @@ const telemetry = (() => {
         // Refused for now: back to the front, after a pause.
         stats.retried += 1;
         // What the page saw when the server refused (for the tests and for debugging).
-        if (stats.refusals.length < 16) stats.refusals.push({ n: n.n, retryAfterMs: n.retry_after_ms, sinceWelcomeMs: Math.round(performance.now() - welcomedAt), inFlight: inFlight.length, tokens: Math.round(tokens * 100) / 100, sent: numbered });
+        if (stats.refusals.length < 16) stats.refusals.push({ n: n.n, retryAfterMs: n.retry_after_ms, sinceWelcomeMs: Math.round(performance.now() - welcomedAt), inFlight: inFlight.length, tatAheadMs: Math.round(tat - performance.now()), sent: numbered });
         queue.push(entry);
         sortQueue();
         resumeAt = Math.max(resumeAt, performance.now() + (n.retry_after_ms ?? 1000));
@@ -870,17 +876,19 @@ const telemetry = (() => {
       pumpTimer = setTimeout(pump, resumeAt - now);
       return;
     }
-    tokens = Math.min(bucket(), tokens + ((now - refilled) / 1000) * rate * RATE_MARGIN);
-    refilled = now;
-    while (queue.length && tokens >= 1 && inFlight.length < burst) {
+    // A message sent now is read no earlier than now, after the unacknowledged ones,
+    // each of which moves the server's `tat` by at most one interval past that time.
+    const sendAt = () => tat + inFlight.length * interval() - tolerance();
+    const room = () => inFlight.length < burst && inFlight.length * interval() <= tolerance();
+    while (queue.length && room() && sendAt() <= now) {
       const entry = queue.shift();
       socket.send(entry.text);
-      tokens -= 1;
       inFlight.push({ n: ++numbered, entry });
       stats.sent += 1;
     }
-    // Waiting for a token (an acknowledgement calls again).
-    if (queue.length && inFlight.length < burst) pumpTimer = setTimeout(pump, ((1 - tokens) / (rate * RATE_MARGIN)) * 1000 + 1);
+    // Waiting for time to pass (or, with no room, for an acknowledgement, which calls
+    // again).
+    if (queue.length && room()) pumpTimer = setTimeout(pump, sendAt() - now + 1);
   }
 
   // Strings as the validator wants them: no control characters, no lone surrogate

@@ -7,8 +7,9 @@
 //! never drops a batch silently:
 //!
 //! - it paces itself to the connection's rate limit, as the server's `welcome` notice
-//!   states it (a token bucket of the burst, refilled at the rate), with at most a
-//!   burst of unacknowledged batches in flight;
+//!   states it (the burst at the rate), with a margin, bounding the server's bucket from
+//!   the acknowledgements (the server counts a message when it reads it, which may be
+//!   later than it was sent), with at most a burst of unacknowledged batches in flight;
 //! - a batch stays queued until the server acknowledges it (`ack`); one `refused` for a
 //!   retryable reason (the rate limits) goes back to the front of the queue and is sent
 //!   again after `retry_after_ms`; one refused for good is dropped and counted;
@@ -34,9 +35,10 @@ use tungstenite::{Message, WebSocket};
 /// defaults).
 const DEFAULT_RATE: f64 = 10.0;
 const DEFAULT_BURST: u32 = 20;
-/// Pacing below the server's limit: its bucket counts arrivals, and messages that
-/// arrive closer together than they were sent (network and scheduling jitter) must not
-/// find it empty. The client sends at this fraction of the rate...
+/// Pacing below the server's limit, which is a GCRA bucket over the times it *reads*
+/// messages. Those can be closer together than the sends (a server that reads a backlog
+/// late), so the client bounds the server's bucket from the acknowledgements (see
+/// [`Link::acknowledged`]) and keeps a margin: it paces at this fraction of the rate...
 const RATE_MARGIN: f64 = 0.9;
 /// ...and keeps this many of the server's tokens in reserve.
 const TOKEN_MARGIN: f64 = 2.0;
@@ -269,28 +271,43 @@ struct Link {
     in_flight: VecDeque<(u64, Frames)>,
     rate: f64,
     burst: u32,
-    tokens: f64,
-    refilled: Instant,
+    /// An upper bound of the server's theoretical arrival time (GCRA) for this
+    /// connection, from the acknowledged messages: the server reads a message before it
+    /// acknowledges it, so counting each at the acknowledgement's arrival is never early.
+    tat: Instant,
 }
 
 impl Link {
-    fn refill(&mut self, now: Instant) {
-        let dt = now.saturating_duration_since(self.refilled).as_secs_f64();
-        self.tokens = (self.tokens + dt * self.rate * RATE_MARGIN).min(self.bucket());
-        self.refilled = now;
+    /// Time between two messages as the client paces them.
+    fn interval(&self) -> Duration {
+        Duration::from_secs_f64(1.0 / (self.rate * RATE_MARGIN).max(1e-3))
     }
 
-    /// The client's bucket: the server's burst less the reserve, at least one.
-    fn bucket(&self) -> f64 {
-        (f64::from(self.burst) - TOKEN_MARGIN).max(1.0)
+    /// How far ahead of `tat` the bucket lets a message through: the server's burst
+    /// less the reserve, less one.
+    fn tolerance(&self) -> Duration {
+        let bucket = (f64::from(self.burst) - TOKEN_MARGIN).max(1.0);
+        self.interval().mul_f64(bucket - 1.0)
     }
 
-    /// When the next token is there.
-    fn next_token(&self) -> Duration {
-        if self.tokens >= 1.0 || self.rate <= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64((1.0 - self.tokens) / (self.rate * RATE_MARGIN))
+    /// When the next message may be sent; `None` while as many are unacknowledged as
+    /// the bucket holds (an acknowledgement makes room). The unacknowledged ones are
+    /// read before it and each moves the server's `tat` by at most one interval past
+    /// the time it reads the new one, which is no earlier than now.
+    fn next_send(&self) -> Option<Instant> {
+        let ahead = self.interval().mul_f64(self.in_flight.len() as f64);
+        let tolerance = self.tolerance();
+        if ahead > tolerance {
+            return None;
+        }
+        let at = self.tat + ahead;
+        Some(at.checked_sub(tolerance).unwrap_or(at.min(Instant::now())))
+    }
+
+    /// `n` messages were acknowledged now: the server counted each by now.
+    fn acknowledged(&mut self, n: usize, now: Instant) {
+        for _ in 0..n {
+            self.tat = self.tat.max(now) + self.interval();
         }
     }
 }
@@ -347,10 +364,13 @@ impl Worker {
         let now = Instant::now();
         let until = match &self.link {
             None => self.next_attempt.saturating_duration_since(now),
-            Some(link) => self
-                .resume_at
-                .saturating_duration_since(now)
-                .max(link.next_token()),
+            Some(link) => self.resume_at.saturating_duration_since(now).max(
+                link.next_send()
+                    // Waiting for an acknowledgement: poll for it soon.
+                    .map_or(Duration::from_millis(5), |at| {
+                        at.saturating_duration_since(now)
+                    }),
+            ),
         };
         until.clamp(Duration::from_millis(1), idle)
     }
@@ -417,6 +437,7 @@ impl Worker {
                 Some(Notice::Ack { n }) => {
                     let done = link.in_flight.iter().take_while(|(k, _)| *k <= n).count();
                     link.in_flight.drain(..done);
+                    link.acknowledged(done, Instant::now());
                     add(&self.counters.acked, done as u64);
                 }
                 Some(Notice::Refused {
@@ -501,15 +522,15 @@ impl Worker {
             return;
         }
         let Some(link) = &mut self.link else { return };
-        link.refill(now);
-        while link.tokens >= 1.0 && link.in_flight.len() < link.burst as usize {
+        while link.next_send().is_some_and(|at| at <= now)
+            && link.in_flight.len() < link.burst as usize
+        {
             let Some(batch) = self.queue.pop_front() else {
                 break;
             };
             match link.ws.send(Message::text(batch.to_json())) {
                 Ok(()) => {
                     link.sent += 1;
-                    link.tokens -= 1.0;
                     link.in_flight.push_back((link.sent, batch));
                     add(&self.counters.sent, 1);
                 }
@@ -588,8 +609,8 @@ impl Worker {
             in_flight: VecDeque::new(),
             rate,
             burst,
-            tokens: (f64::from(burst) - TOKEN_MARGIN).max(1.0),
-            refilled: Instant::now(),
+            // The server's bucket is full when the connection opens.
+            tat: Instant::now(),
         })
     }
 

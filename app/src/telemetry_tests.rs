@@ -231,9 +231,10 @@ fn unacknowledged_batches_are_resent_after_a_broken_connection() {
 fn at_most_a_burst_is_in_flight() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("ws://{}/telemetry", listener.local_addr().unwrap());
-    // Never acknowledges: the client must stop at the burst of 2.
+    // Never acknowledges: the client must stop at the burst of 4 less the 2 tokens it
+    // keeps in reserve.
     let script: Script = |_, _| Answer::Silent;
-    let server = serve(listener, 1, 1000.0, 2, script);
+    let server = serve(listener, 1, 1000.0, 4, script);
     let options = TelemetryOptions {
         flush_deadline: Duration::from_millis(300),
         ..fast()
