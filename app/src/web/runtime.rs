@@ -278,17 +278,12 @@ impl Runtime {
             .driver
             .render_frame(self.time, &camera)
             .map_err(|e| JsError::new(&e.to_string()))?;
-        if let Some(gpu) = self
-            .driver
-            .timings
-            .records()
-            .filter_map(|r| r.gpu_ms)
-            .last()
-        {
+        let arrived = self.driver.gpu_arrived();
+        if let Some(&(_, gpu)) = arrived.iter().max_by_key(|(frame, _)| *frame) {
             self.gpu_ms = Some(gpu);
         }
         if let Some(t) = &mut self.telemetry {
-            t.record(interval, &record, &self.driver.timings);
+            t.record(interval, &record, arrived);
         }
         let (Some(interval), true) = (interval, self.governed) else {
             return Ok(None);

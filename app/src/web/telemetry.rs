@@ -17,7 +17,7 @@ use candlefish_protocol::{
 };
 use candlefish_renderer::RenderMode;
 use candlefish_renderer::frame::governor::{Step, StepReason as GovernorReason};
-use candlefish_renderer::frame::timings::{FrameRecord, FrameTimings};
+use candlefish_renderer::frame::timings::FrameRecord;
 use candlefish_renderer::preset::LADDER;
 
 /// Batches taken early (preset changes, a full batch) waiting for the host; past this
@@ -73,9 +73,6 @@ fn protocol_reason(reason: GovernorReason) -> StepReason {
 pub struct Telemetry {
     batch: FrameBatch,
     ready: VecDeque<Frames>,
-    /// The newest frame whose GPU time was counted: GPU times arrive frames later, into
-    /// the timing ring, and each is counted once.
-    gpu_counted: Option<u64>,
 }
 
 impl Telemetry {
@@ -102,7 +99,6 @@ impl Telemetry {
         Some(Self {
             batch,
             ready: VecDeque::new(),
-            gpu_counted: None,
         })
     }
 
@@ -121,29 +117,20 @@ impl Telemetry {
     }
 
     /// Records one drawn frame: `interval_ms` since the previous one (`None` after a
-    /// pause or a hidden tab, or on the first frame: then only a new GPU time counts).
+    /// pause or a hidden tab, or on the first frame: then nothing is counted), with the
+    /// GPU times that arrived during it (frames late; their mean, when several came).
     pub fn record(
         &mut self,
         interval_ms: Option<f32>,
         record: &FrameRecord,
-        timings: &FrameTimings,
+        gpu_arrived: &[(u64, f32)],
     ) {
-        // GPU times that arrived since the last frame, each counted once (their mean,
-        // when several arrive together).
-        let mut gpu = (0.0f32, 0u32);
-        let mut newest = self.gpu_counted;
-        for r in timings.records() {
-            if let Some(ms) = r.gpu_ms
-                && self.gpu_counted.is_none_or(|seen| r.frame > seen)
-            {
-                gpu = (gpu.0 + ms, gpu.1 + 1);
-                newest = newest.max(Some(r.frame));
-            }
-        }
-        self.gpu_counted = newest;
         let Some(interval_ms) = interval_ms else {
             return;
         };
+        let gpu = gpu_arrived
+            .iter()
+            .fold((0.0f32, 0u32), |(sum, n), &(_, ms)| (sum + ms, n + 1));
         let sample = FrameSample {
             interval_ms,
             cpu_ms: record.cpu_ms,

@@ -28,6 +28,8 @@ pub struct FrameDriver<B> {
     pub lod_threshold_px: f32,
     preset: Preset,
     frame: u64,
+    /// GPU times (frame, ms) that arrived during the last frame (kept allocated).
+    gpu_arrived: Vec<(u64, f32)>,
     backend: B,
 }
 
@@ -41,6 +43,7 @@ impl<B: Backend> FrameDriver<B> {
             lod_threshold_px: preset.settings().lod_threshold_px,
             preset,
             frame: 0,
+            gpu_arrived: Vec::new(),
             backend,
         }
     }
@@ -74,10 +77,20 @@ impl<B: Backend> FrameDriver<B> {
         };
         self.backend.execute(plan, &context, &mut record)?;
         self.timings.push(record);
-        let timings = &mut self.timings;
-        self.backend
-            .drain_gpu_times(&mut |frame, ms| timings.set_gpu_ms(frame, ms));
+        let (timings, arrived) = (&mut self.timings, &mut self.gpu_arrived);
+        arrived.clear();
+        self.backend.drain_gpu_times(&mut |frame, ms| {
+            timings.set_gpu_ms(frame, ms);
+            arrived.push((frame, ms));
+        });
         Ok(record)
+    }
+
+    /// The GPU times (frame, ms) that arrived during the last [`Self::render_frame`],
+    /// in the order the backend gave them: each measured frame's time appears once, so
+    /// a consumer need not scan [`Self::timings`] for new ones.
+    pub fn gpu_arrived(&self) -> &[(u64, f32)] {
+        &self.gpu_arrived
     }
 
     /// Resizes the backend's output (pixels; zero sizes are ignored).
